@@ -1,0 +1,82 @@
+"""Object-aware box masks on a feature level (FGD's scale-aware foreground mask, vectorised).
+
+FGD (Yang et al., CVPR 2022, Eq. 4-6) marks every feature cell covered by a ground-truth box with
+``1 / (box area in cells)`` (the smallest covering box wins where boxes overlap) and spreads a uniform
+background weight over the remaining cells. This module computes the same values as the official
+per-box loop without iterating over boxes, including its quirks, which we keep on purpose for parity:
+
+* boxes are scaled to the level by ``img_metas[i]['img_shape']`` (not ``pad_shape``), so for an image
+  smaller than the padded batch the mask is stretched over the padding;
+* extents are ``floor(x1) .. ceil(x2)`` *inclusive* (a box on exact cell boundaries covers one more
+  cell on its max side; a zero-area box still covers one cell, or a 2x2 block off the grid lines);
+* the area weight is computed in float32 as ``1.0 / rows / cols`` whatever the feature dtype;
+* an image without boxes has an all-zero foreground and a uniform background ``1 / (H*W)``.
+
+Box corners are clamped at 0 (a valid box never has negative coordinates; the official slice would wrap).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def box_cell_extents(boxes: Tensor, img_shape: tuple[int, int], height: int, width: int) -> Tensor:
+    """Inclusive cell extents ``(hmin, hmax, wmin, wmax)`` as an int64 (n, 4) tensor."""
+    img_h, img_w = int(img_shape[0]), int(img_shape[1])
+    x1 = torch.floor(boxes[:, 0] / img_w * width)
+    x2 = torch.ceil(boxes[:, 2] / img_w * width)
+    y1 = torch.floor(boxes[:, 1] / img_h * height)
+    y2 = torch.ceil(boxes[:, 3] / img_h * height)
+    return torch.stack([y1, y2, x1, x2], dim=1).to(torch.int32).to(torch.int64).clamp_(min=0)
+
+
+def foreground_weights(
+    gt_bboxes: list[Tensor], img_metas: list[dict], height: int, width: int, *, dtype: torch.dtype, device: torch.device
+) -> Tensor:
+    """FGD's ``Mask_fg`` (N, H, W): ``max_j 1/area_j`` over the boxes covering each cell, else 0."""
+    n = len(gt_bboxes)
+    counts = [int(b.shape[0]) for b in gt_bboxes]
+    jmax = max(counts, default=0)
+    if jmax == 0:
+        return torch.zeros(n, height, width, dtype=dtype, device=device)
+    ext = torch.full((n, jmax, 4), -1, dtype=torch.int64, device=device)  # padding boxes cover nothing
+    for i, (boxes, meta) in enumerate(zip(gt_bboxes, img_metas)):  # per image, not per box
+        if counts[i]:
+            ext[i, : counts[i]] = box_cell_extents(boxes.to(device), meta["img_shape"], height, width)
+    hmin, hmax, wmin, wmax = ext.unbind(-1)  # (N, J)
+    valid = hmax >= 0
+    area = 1.0 / (hmax + 1 - hmin).to(torch.int32) / (wmax + 1 - wmin).to(torch.int32)  # float32, FGD order
+    area = torch.where(valid, area, torch.zeros_like(area))
+    rows = torch.arange(height, device=device)
+    cols = torch.arange(width, device=device)
+    in_rows = (rows.view(1, 1, -1) >= hmin.unsqueeze(-1)) & (rows.view(1, 1, -1) <= hmax.unsqueeze(-1))  # (N,J,H)
+    in_cols = (cols.view(1, 1, -1) >= wmin.unsqueeze(-1)) & (cols.view(1, 1, -1) <= wmax.unsqueeze(-1))  # (N,J,W)
+    inside = in_rows.unsqueeze(-1) & in_cols.unsqueeze(-2)  # (N, J, H, W)
+    weights = torch.where(inside, area.view(n, jmax, 1, 1), torch.zeros((), dtype=area.dtype, device=device))
+    return weights.amax(dim=1).to(dtype)
+
+
+def background_weights(fg: Tensor) -> Tensor:
+    """FGD's ``Mask_bg``: 1 on cells outside every box, normalised to sum 1 per image (0 if none)."""
+    bg = (fg <= 0).to(fg.dtype)
+    total = bg.sum(dim=(1, 2), keepdim=True)
+    return torch.where(total > 0, bg / total.clamp(min=1), bg)
+
+
+def foreground_binary(
+    gt_bboxes: list[Tensor], img_metas: list[dict], height: int, width: int, *, device: torch.device
+) -> Tensor:
+    """1 inside any box (FGD extents), else 0, as float32 (N, H, W): DFMSD's object-aware region."""
+    fg = foreground_weights(gt_bboxes, img_metas, height, width, dtype=torch.float32, device=device)
+    return (fg > 0).to(torch.float32)
+
+
+def random_spatial_mask(
+    n: int, height: int, width: int, ratio: float, *, generator: torch.Generator | None, device: torch.device
+) -> Tensor:
+    """MGD's random mask (N, 1, H, W), 1 = kept, 0 = masked, drawn exactly as the official module does:
+    ``torch.rand((N, 1, H, W))`` on the CPU (from ``generator``, or the global CPU generator when None),
+    then 0 where ``rand > 1 - ratio``. Returned as float32 on ``device``."""
+    mat = torch.rand((n, 1, height, width), generator=generator)
+    return torch.where(mat > 1 - ratio, 0.0, 1.0).to(device)
