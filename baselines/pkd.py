@@ -1,0 +1,57 @@
+"""PKD: General Distillation Framework for Object Detectors via Pearson Correlation Coefficient
+(Cao et al., NeurIPS 2022), following mmrazor's ``PKDLoss`` (@ 90c7af1).
+
+Per level: both features are standardised per channel over (N, H, W) (Eq. 3, :func:`dfmsd.align.
+channel_standardize`), and the loss is ``loss_weight * mse(norm_S, norm_T) / 2``, which equals one minus the
+mean per-channel Pearson correlation (up to the ``1e-6`` in the denominator and the unbiased std).
+
+Ours beyond mmrazor: PKD needs equal channel counts; when they differ a learnable 1x1 ``align`` conv (with
+bias, PyTorch default init) maps the student to the teacher's channels first (the usual heterogeneous
+setting of the paper). Spatial sizes normally agree on the shared interface; if they do not, the student
+(``resize_stu=True``) or the teacher is bilinearly resized to the other's size as in mmrazor (which tests
+only the heights; we test both sides). The teacher feature is detached.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from dfmsd.align import channel_standardize
+
+
+class PKDLoss(nn.Module):
+    """Per-level PKD criterion; term ``pkd`` (already weighted)."""
+
+    def __init__(
+        self, student_channels: int, teacher_channels: int, loss_weight: float = 1.0, resize_stu: bool = True
+    ) -> None:
+        super().__init__()
+        self.loss_weight = loss_weight
+        self.resize_stu = resize_stu
+        self.align = (
+            nn.Conv2d(student_channels, teacher_channels, kernel_size=1)
+            if (student_channels != teacher_channels)
+            else None
+        )
+
+    def forward(
+        self,
+        preds_S: Tensor,
+        preds_T: Tensor,
+        gt_bboxes: list[Tensor] | None = None,
+        img_metas: list[dict] | None = None,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> dict[str, Tensor]:
+        preds_T = preds_T.detach()
+        if self.align is not None:
+            preds_S = self.align(preds_S)
+        if preds_S.shape[-2:] != preds_T.shape[-2:]:
+            if self.resize_stu:
+                preds_S = F.interpolate(preds_S, preds_T.shape[-2:], mode="bilinear")
+            else:
+                preds_T = F.interpolate(preds_T, preds_S.shape[-2:], mode="bilinear")
+        loss = F.mse_loss(channel_standardize(preds_S), channel_standardize(preds_T)) / 2
+        return {"pkd": loss * self.loss_weight}
