@@ -1,0 +1,103 @@
+"""Optimiser and learning-rate schedule of a run (detection-style, iteration based).
+
+Two parameter groups, always present and always in this order: ``student`` (weight decay
+``train.weight_decay``) and ``criterion`` (the distillation modules' learnable parts: adapters,
+generators; same learning rate, no weight decay; empty without a teacher). A stage switch swaps the
+criterion group's parameters and keeps the student's optimiser state.
+
+The learning rate is a pure function of the iteration (:func:`lr_factor`), set before every step; so one
+continuous schedule spans all stages and resuming needs no scheduler state.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from benchmark.config import TrainConfig
+
+OPTIMIZERS = ("sgd", "adamw")
+SCHEDULES = ("step", "cosine", "constant")
+
+
+def _trainable(module: nn.Module | None) -> list[nn.Parameter]:
+    return [] if module is None else [p for p in module.parameters() if p.requires_grad]
+
+
+def build_optimizer(student: nn.Module, criterion: nn.Module | None, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """SGD (momentum) or AdamW over the ``student`` and ``criterion`` parameter groups."""
+    groups = [
+        {"name": "student", "params": _trainable(student), "weight_decay": cfg.weight_decay, "base_lr": cfg.lr},
+        {"name": "criterion", "params": _trainable(criterion), "weight_decay": 0.0, "base_lr": cfg.lr},
+    ]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=cfg.lr)
+    raise ValueError(f"train.optimizer: unknown optimizer {cfg.optimizer!r} ({'|'.join(OPTIMIZERS)})")
+
+
+def replace_criterion_group(optimizer: torch.optim.Optimizer, criterion: nn.Module | None) -> None:
+    """Put ``criterion``'s parameters in the criterion group, dropping the old ones' optimiser state."""
+    group = next(g for g in optimizer.param_groups if g.get("name") == "criterion")
+    for p in group["params"]:
+        optimizer.state.pop(p, None)
+    group["params"] = _trainable(criterion)
+
+
+def lr_factor(iteration: int, cfg: TrainConfig) -> float:
+    """Multiplier of ``train.lr`` for the step with 0-based index ``iteration``.
+
+    Linear warm-up from ``warmup_factor`` to 1 over ``warmup_iters`` (torchvision's reference), times the
+    schedule: ``step`` multiplies by ``lr_gamma`` at each milestone (fractions of ``iterations``),
+    ``cosine`` decays as ``(1 + cos(pi t / T)) / 2``, ``constant`` keeps 1.
+    """
+    if iteration < cfg.warmup_iters:
+        alpha = iteration / cfg.warmup_iters
+        warm = cfg.warmup_factor * (1.0 - alpha) + alpha
+    else:
+        warm = 1.0
+    if cfg.schedule == "step":
+        passed = sum(iteration >= round(m * cfg.iterations) for m in cfg.milestones)
+        decay = cfg.lr_gamma**passed
+    elif cfg.schedule == "cosine":
+        decay = 0.5 * (1.0 + math.cos(math.pi * min(iteration, cfg.iterations) / max(cfg.iterations, 1)))
+    elif cfg.schedule == "constant":
+        decay = 1.0
+    else:
+        raise ValueError(f"train.schedule: unknown schedule {cfg.schedule!r} ({'|'.join(SCHEDULES)})")
+    return warm * decay
+
+
+def set_lr(optimizer: torch.optim.Optimizer, iteration: int, cfg: TrainConfig) -> float:
+    """Set every group's lr for step ``iteration``; returns the student's lr."""
+    factor = lr_factor(iteration, cfg)
+    for group in optimizer.param_groups:
+        group["lr"] = group["base_lr"] * factor
+    return optimizer.param_groups[0]["lr"]
+
+
+def check_train_config(cfg: TrainConfig) -> list[str]:
+    """One line per invalid optimisation setting (checked before anything is built)."""
+    problems = []
+    if cfg.optimizer not in OPTIMIZERS:
+        problems.append(f"train.optimizer: unknown optimizer {cfg.optimizer!r} ({'|'.join(OPTIMIZERS)})")
+    if cfg.schedule not in SCHEDULES:
+        problems.append(f"train.schedule: unknown schedule {cfg.schedule!r} ({'|'.join(SCHEDULES)})")
+    if cfg.iterations < 1:
+        problems.append(f"train.iterations: must be >= 1, got {cfg.iterations}")
+    if cfg.batch_size < 1:
+        problems.append(f"train.batch_size: must be >= 1, got {cfg.batch_size}")
+    if cfg.warmup_iters < 0:
+        problems.append(f"train.warmup_iters: must be >= 0, got {cfg.warmup_iters}")
+    if cfg.checkpoint_every < 1:
+        problems.append(f"train.checkpoint_every: must be >= 1, got {cfg.checkpoint_every}")
+    if cfg.log_every < 1:
+        problems.append(f"train.log_every: must be >= 1, got {cfg.log_every}")
+    if cfg.grad_clip is not None and cfg.grad_clip <= 0:
+        problems.append(f"train.grad_clip: must be > 0 or null, got {cfg.grad_clip}")
+    if any(not 0.0 <= m <= 1.0 for m in cfg.milestones):
+        problems.append(f"train.milestones: fractions of the iterations in [0, 1], got {list(cfg.milestones)}")
+    return problems
