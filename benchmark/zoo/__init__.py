@@ -1,0 +1,131 @@
+"""The detector zoo: model cards and builders by name (timm-style registry, torchvision-style builders).
+
+``MODELS`` maps a name to a :class:`ModelEntry` (card + keyword-only builder). :func:`build_detector`
+turns a :class:`~benchmark.config.ModelConfig` into a :class:`~benchmark.zoo.base.Detector`, checking the
+options against the builder's signature first and loading ``checkpoint`` when one is given.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmark.config import ConfigError, ModelConfig
+from benchmark.registry import Registry
+from benchmark.zoo.base import Detector, FeatureBatch
+from benchmark.zoo.card import FPNLevel, ModelCard
+from benchmark.zoo.faster_rcnn import FASTER_RCNN_MNV2_FPN256, faster_rcnn_mnv2_fpn256
+from benchmark.zoo.fcos import FCOS_MNV2_FPN64, fcos_mnv2_fpn64
+from benchmark.zoo.retinanet import (
+    RETINANET_MNV2_FPN64,
+    RETINANET_MNV2_FPN256,
+    retinanet_mnv2_fpn64,
+    retinanet_mnv2_fpn256,
+)
+
+__all__ = [
+    "MODELS",
+    "Detector",
+    "FPNLevel",
+    "FeatureBatch",
+    "ModelCard",
+    "ModelEntry",
+    "build_detector",
+    "builder_options",
+    "get_card",
+    "list_models",
+]
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    card: ModelCard
+    builder: Callable[..., Detector]
+
+
+MODELS: Registry[ModelEntry] = Registry("model")
+for _card, _builder in (
+    (FASTER_RCNN_MNV2_FPN256, faster_rcnn_mnv2_fpn256),
+    (RETINANET_MNV2_FPN256, retinanet_mnv2_fpn256),
+    (RETINANET_MNV2_FPN64, retinanet_mnv2_fpn64),
+    (FCOS_MNV2_FPN64, fcos_mnv2_fpn64),
+):
+    MODELS.register(_card.name, ModelEntry(_card, _builder))
+
+
+def _entry(name: str) -> ModelEntry:
+    if name not in MODELS:
+        raise ConfigError([f"unknown model {name!r}; known: {', '.join(MODELS.names())}"])
+    return MODELS.get(name)
+
+
+def get_card(name: str) -> ModelCard:
+    return _entry(name).card
+
+
+def list_models() -> list[str]:
+    return MODELS.names()
+
+
+def builder_options(name: str) -> dict[str, inspect.Parameter]:
+    """The options a model's builder accepts (``num_classes`` comes from the dataset, not from options)."""
+    params = inspect.signature(_entry(name).builder).parameters
+    return {k: p for k, p in params.items() if k != "num_classes" and p.kind is p.KEYWORD_ONLY}
+
+
+def _type_ok(value: Any, annotation: Any) -> bool:
+    allowed = typing.get_args(annotation) or (annotation,)
+    if value is None:
+        return type(None) in allowed
+    if isinstance(value, bool):
+        return bool in allowed
+    return any(isinstance(value, t) for t in allowed if isinstance(t, type) and t is not bool) or (
+        float in allowed and isinstance(value, int)
+    )
+
+
+def _option_problems(name: str, options: Mapping[str, Any]) -> list[str]:
+    accepted = builder_options(name)
+    hints = typing.get_type_hints(_entry(name).builder)
+    problems = []
+    for key, value in options.items():
+        if key not in accepted:
+            problems.append(f"model {name!r} has no option {key!r} (accepted: {', '.join(sorted(accepted))})")
+        elif not _type_ok(value, hints.get(key, Any)):
+            problems.append(f"model {name!r} option {key!r}: expected {hints[key]}, got {value!r}")
+    return problems
+
+
+def load_checkpoint(detector: Detector, path: str | Path) -> None:
+    """Load a plain ``state_dict`` or ``{"model": state_dict}`` (``weights_only=True``), strictly."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(state, Mapping) and isinstance(state.get("model"), Mapping):
+        state = state["model"]
+    if not isinstance(state, Mapping):
+        raise ValueError(f"checkpoint {path}: expected a state_dict or {{'model': state_dict}}, got {type(state)}")
+    try:
+        detector.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()
+        raise ValueError(f"checkpoint {path} does not fit model {detector.card.name}: {' '.join(first[:2])}") from None
+
+
+def build_detector(cfg: ModelConfig, *, num_classes: int) -> Detector:
+    """Build ``cfg.name`` with ``cfg.options`` for ``num_classes`` foreground classes, then load ``cfg.checkpoint``."""
+    entry = _entry(cfg.name)
+    problems = _option_problems(cfg.name, cfg.options)
+    if problems:
+        raise ConfigError(problems)
+    detector = entry.builder(num_classes=num_classes, **cfg.options)
+    if cfg.checkpoint:
+        load_checkpoint(detector, cfg.checkpoint)
+    return detector

@@ -52,6 +52,10 @@ class Detector(nn.Module, ABC):
     def predict(self, images: list[Tensor]) -> list[dict[str, Tensor]]:
         """Detections per image: ``boxes`` (xyxy, input pixels), ``scores``, ``labels`` (1..K)."""
 
+    @abstractmethod
+    def configure_inference(self, *, score_thresh: float, max_detections: int) -> None:
+        """Score threshold and detections kept per image for :meth:`predict` (evaluation settings)."""
+
     def freeze(self) -> Detector:
         """Eval mode, no gradients: how a teacher is held."""
         self.eval()
