@@ -1,0 +1,83 @@
+"""Detection data: COCO-style folders as deterministic samples, the NEON tree-crown tiles, synthetic shapes.
+
+:func:`build_dataset` turns a :class:`~benchmark.config.DataConfig` into a :class:`CocoDetection`; NEON
+and synthetic folders are prepared on demand in the user cache (see :mod:`benchmark.paths`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from benchmark.config import DataConfig
+from benchmark.data.coco import Batch, CocoDetection, Sample, collate
+from benchmark.data.errors import DatasetError, DownloadError
+from benchmark.data.neon import prepare_neon
+from benchmark.data.synthetic import make_synthetic_coco, prepare_synthetic
+from benchmark.data.weights import ensure_mobilenet_v2_weights
+
+__all__ = [
+    "Batch",
+    "CocoDetection",
+    "DatasetError",
+    "DownloadError",
+    "Sample",
+    "build_dataset",
+    "collate",
+    "dataset_root",
+    "ensure_mobilenet_v2_weights",
+    "make_synthetic_coco",
+    "prepare_neon",
+    "prepare_synthetic",
+]
+
+DATASETS = ("neon", "synthetic", "coco")
+SPLITS = ("train", "test")
+
+
+def dataset_root(cfg: DataConfig, *, progress: bool = True) -> Path:
+    """The COCO-layout folder of ``cfg`` (NEON and synthetic prepared on demand)."""
+    if cfg.dataset == "coco":
+        if not cfg.root:
+            raise DatasetError("data.root: required for dataset 'coco' (the folder holding the COCO files)")
+        return Path(cfg.root).expanduser()
+    if cfg.dataset == "neon":
+        return prepare_neon(Path(cfg.root).expanduser() if cfg.root else None, progress=progress)
+    if cfg.dataset == "synthetic":
+        return prepare_synthetic(
+            Path(cfg.root).expanduser() if cfg.root else None,
+            num_images=cfg.synthetic_images,
+            size=cfg.synthetic_size,
+            num_classes=cfg.synthetic_classes,
+            seed=cfg.synthetic_seed,
+        )
+    raise DatasetError(f"data.dataset: unknown dataset {cfg.dataset!r} (choose from {', '.join(DATASETS)})")
+
+
+def build_dataset(cfg: DataConfig, split: str, *, progress: bool = True) -> CocoDetection:
+    """The ``split`` ("train" or "test") of ``cfg`` at ``cfg.input_size``; ``cfg.max_images`` limits train.
+
+    For ``coco`` the files are ``cfg.root / cfg.<split>_ann`` and ``cfg.root / cfg.<split>_images``; boxes of
+    non-positive size (two in official train2017) are left out of the targets with a warning. NEON and
+    synthetic data use the ``annotations/instances_<split>.json`` + ``<split>/`` layout.
+    """
+    if split not in SPLITS:
+        raise DatasetError(f"split: unknown split {split!r} (choose from {', '.join(SPLITS)})")
+    root = dataset_root(cfg, progress=progress)
+    if cfg.dataset == "coco":
+        ann, images = (cfg.train_ann, cfg.train_images) if split == "train" else (cfg.test_ann, cfg.test_images)
+    else:
+        ann, images = f"annotations/instances_{split}.json", split
+    dataset = CocoDetection(
+        root / ann,
+        root / images,
+        input_size=cfg.input_size,
+        max_images=cfg.max_images if split == "train" else None,
+        drop_degenerate=cfg.dataset == "coco",
+    )
+    if dataset.num_dropped:
+        warnings.warn(
+            f"{root / ann}: left {dataset.num_dropped} box(es) of non-positive size out of the targets",
+            stacklevel=2,
+        )
+    return dataset

@@ -149,6 +149,13 @@ def prepare_synthetic(
 
     def build(tmp: Path) -> dict[str, Any]:
         make_synthetic_coco(tmp, num_images=num_images, size=size, num_classes=num_classes, seed=seed)
-        return {}
+        stats = {}
+        for ann in sorted((tmp / "annotations").glob("instances_*.json")):
+            data = json.loads(ann.read_text())
+            stats[ann.stem.removeprefix("instances_")] = {
+                "images": len(data["images"]),
+                "boxes": len(data["annotations"]),
+            }
+        return stats
 
     return build_atomically(Path(root), builder="synthetic", params=params, build=build, force=force)
