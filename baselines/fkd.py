@@ -82,6 +82,14 @@ _MMRAZOR_KEY_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
 _SUBSAMPLED_KEY = re.compile(r"_non_local\.(g|phi)\.0\.0\.conv\.")
 
 
+def mmrazor_key(key: str) -> str:
+    """Our :class:`FKDLoss` state-dict key for a key of an mmrazor FBKD connector's state dict
+    (``student_non_local.g.0.0.conv.weight`` -> ``student_non_local.g.weight``, ``conv_out.bn.*`` -> ``bn.*``)."""
+    for pattern, repl in _MMRAZOR_KEY_RULES:
+        key = pattern.sub(repl, key)
+    return key
+
+
 class FKDLoss(nn.Module):
     """Per-level FKD (mmrazor FBKD) criterion; terms ``feat``, ``channel``, ``spatial``, ``nonlocal``.
 
@@ -164,11 +172,7 @@ class FKDLoss(nn.Module):
                     f"FKD: the {side} connector state was saved with sub_sample={subsampled} "
                     f"(keys '*_non_local.g.0.0.conv.*' mean True), but this FKDLoss has sub_sample={self.sub_sample}"
                 )
-            for key, value in state.items():
-                ours = key
-                for pattern, repl in _MMRAZOR_KEY_RULES:
-                    ours = pattern.sub(repl, ours)
-                mapped[ours] = value
+            mapped.update((mmrazor_key(key), value) for key, value in state.items())
         expected = {k for k in self.state_dict() if not k.startswith("align.")}
         missing, unexpected = sorted(expected - mapped.keys()), sorted(mapped.keys() - expected)
         if missing or unexpected:
