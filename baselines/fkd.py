@@ -115,7 +115,9 @@ class FKDLoss(nn.Module):
     ) -> None:
         super().__init__()
         c = teacher_channels
+        self.reduction = reduction
         self.sub_sample = sub_sample
+        self.maxpool_stride = maxpool_stride
         self.spatial_T = spatial_T
         self.channel_T = channel_T
         self.mask_l2_weight = mask_l2_weight
