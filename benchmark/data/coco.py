@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from pycocotools.coco import COCO
 from torch import Tensor
-from torchvision.io import ImageReadMode, decode_image, read_file
 
 from benchmark.data.errors import DatasetError
 
@@ -75,6 +75,16 @@ def resized_shape(height: int, width: int, input_size: int) -> tuple[int, int, f
     """``(new_h, new_w, scale)`` with the longest side resized to ``input_size``, aspect kept."""
     scale = input_size / max(height, width)
     return max(1, round(height * scale)), max(1, round(width * scale)), scale
+
+
+def read_rgb(path: Path, *, image_id: Any = None) -> Tensor:
+    """Decode an image file to a uint8 (3,H,W) RGB tensor (PIL; :class:`DatasetError` naming the file)."""
+    try:
+        with Image.open(path) as im:
+            pixels = np.array(im.convert("RGB"))  # writable copy for torch.from_numpy
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise DatasetError(f"{path}: cannot decode image (image id {image_id}): {exc}") from None
+    return torch.from_numpy(pixels).permute(2, 0, 1)
 
 
 def resize_image(image: Tensor, height: int, width: int) -> Tensor:
@@ -301,10 +311,7 @@ class CocoDetection(torch.utils.data.Dataset):
             raise IndexError(f"index {index} out of range for {len(self)} images")
         img = self._images[index]
         path = self.image_dir / str(img["file_name"])
-        try:
-            raw = decode_image(read_file(str(path)), mode=ImageReadMode.RGB)
-        except (RuntimeError, OSError) as exc:
-            raise DatasetError(f"{path}: cannot decode image (image id {img['id']}): {exc}") from None
+        raw = read_rgb(path, image_id=img["id"])
         height, width = raw.shape[-2:]
         if (height, width) != (img["height"], img["width"]):
             raise DatasetError(
