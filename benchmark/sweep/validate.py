@@ -1,0 +1,158 @@
+"""Checks of a typed run config against the zoo, the method registry and the disk, before anything runs.
+
+Each check returns ``(dotted key, message)`` pairs; the planner prefixes the sweep file and the grid
+axis/value that set the key. Everything here is cheap (cards, signatures, ``stat``): no model is built
+and no data is read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmark.config import DataConfig, RunConfig, TrainConfig
+from benchmark.zoo.card import ModelCard
+
+Problem = tuple[str, str]
+
+OPTIMIZERS = ("sgd", "adamw")
+SCHEDULES = ("step", "cosine", "constant")
+TRACKING_MODES = ("auto", "online", "offline", "disabled")
+
+
+def run_problems(cfg: RunConfig) -> list[Problem]:
+    """Every problem of ``cfg``: names (models, method, dataset), pairs, options, files, value ranges."""
+    from benchmark.methods import METHODS
+
+    problems: list[Problem] = []
+    student = _card(cfg.model.name, "model.name", problems)
+    if student is not None:
+        problems += _model_option_problems(cfg.model.name, cfg.model.options, "model.options")
+        strides = {lv.stride for lv in student.levels}
+        problems += [
+            (f"distill.level_weights.{s}", f"{student.name} has no FPN level of stride {s} (strides {sorted(strides)})")
+            for s in cfg.distill.level_weights
+            if s not in strides
+        ]
+    problems += _file_problems(cfg.model.checkpoint, "model.checkpoint")
+    problems += train_problems(cfg.train, "train")
+    problems += data_problems(cfg.data)
+    if cfg.tracking.mode not in TRACKING_MODES:
+        problems.append(
+            ("tracking.mode", f"unknown mode {cfg.tracking.mode!r} (choose from {', '.join(TRACKING_MODES)})")
+        )
+    if cfg.distill.method not in METHODS:
+        problems.append(
+            ("distill.method", f"unknown method {cfg.distill.method!r}; known: {', '.join(METHODS.names())}")
+        )
+        return problems
+    spec = METHODS.get(cfg.distill.method)
+    problems += [("distill.options", p) for p in spec.option_problems(cfg.distill.options)]
+    stages = cfg.distill.stage_list()
+    if spec.needs_teacher and not stages:
+        problems.append(
+            ("distill.method", f"method {spec.name!r} needs a teacher: set distill.teacher or distill.stages")
+        )
+    for i, stage in enumerate(stages):
+        key = f"distill.stages[{i}]" if cfg.distill.stages else "distill"
+        if cfg.distill.stages:
+            problems += [(f"{key}.options", p) for p in spec.option_problems(stage.options)]
+            if not stage.fraction > 0:
+                problems.append((f"{key}.fraction", f"must be > 0, got {stage.fraction}"))
+        teacher = stage.teacher
+        tkey = f"{key}.teacher"
+        tcard = _card(teacher.model.name, f"{tkey}.model.name", problems)
+        if tcard is not None:
+            problems += _model_option_problems(teacher.model.name, teacher.model.options, f"{tkey}.model.options")
+        if student is not None and tcard is not None:
+            problems += _pair_problems(student, tcard, tkey)
+        if teacher.checkpoint is not None:
+            problems += _file_problems(teacher.checkpoint, f"{tkey}.checkpoint")
+        else:
+            problems += _file_problems(teacher.model.checkpoint, f"{tkey}.model.checkpoint")
+            problems += train_problems(teacher.train, f"{tkey}.train")
+    return problems
+
+
+def train_problems(train: TrainConfig, key: str) -> list[Problem]:
+    problems = []
+    for name in ("iterations", "batch_size", "num_threads", "processes", "checkpoint_every", "log_every"):
+        if getattr(train, name) < 1:
+            problems.append((f"{key}.{name}", f"must be >= 1, got {getattr(train, name)}"))
+    if train.lr <= 0:
+        problems.append((f"{key}.lr", f"must be > 0, got {train.lr}"))
+    if train.optimizer not in OPTIMIZERS:
+        problems.append(
+            (f"{key}.optimizer", f"unknown optimizer {train.optimizer!r} (choose from {', '.join(OPTIMIZERS)})")
+        )
+    if train.schedule not in SCHEDULES:
+        problems.append(
+            (f"{key}.schedule", f"unknown schedule {train.schedule!r} (choose from {', '.join(SCHEDULES)})")
+        )
+    bad = [m for m in train.milestones if not 0 < m < 1]
+    if bad:
+        problems.append((f"{key}.milestones", f"fractions of the iterations must lie in (0, 1), got {bad}"))
+    device = train.device
+    if not (device in ("auto", "cpu", "cuda") or (device.startswith("cuda:") and device[5:].isdigit())):
+        problems.append((f"{key}.device", f"expected auto, cpu, cuda or cuda:N, got {device!r}"))
+    return problems
+
+
+def data_problems(data: DataConfig) -> list[Problem]:
+    """Unknown dataset, bad sizes, and for ``coco`` a missing root, annotation file or image folder."""
+    from benchmark.data import DATASETS
+
+    problems = []
+    if data.dataset not in DATASETS:
+        return [("data.dataset", f"unknown dataset {data.dataset!r} (choose from {', '.join(DATASETS)})")]
+    if data.input_size < 32:
+        problems.append(("data.input_size", f"must be >= 32, got {data.input_size}"))
+    if data.max_images is not None and data.max_images < 1:
+        problems.append(("data.max_images", f"must be >= 1 or null, got {data.max_images}"))
+    if data.dataset != "coco":
+        return problems
+    if not data.root:
+        return [*problems, ("data.root", "dataset 'coco' needs data.root (the folder holding the COCO files)")]
+    root = Path(data.root).expanduser()
+    if not root.is_dir():
+        return [*problems, ("data.root", f"no such folder: {root}")]
+    for key, kind in (
+        ("train_ann", "file"),
+        ("test_ann", "file"),
+        ("train_images", "folder"),
+        ("test_images", "folder"),
+    ):
+        path = root / getattr(data, key)
+        if not (path.is_file() if kind == "file" else path.is_dir()):
+            problems.append((f"data.{key}", f"no such {kind}: {path}"))
+    return problems
+
+
+def _card(name: str, key: str, problems: list[Problem]) -> ModelCard | None:
+    from benchmark.zoo import MODELS, get_card
+
+    if name not in MODELS:
+        problems.append((key, f"unknown model {name!r}; known: {', '.join(MODELS.names())}"))
+        return None
+    return get_card(name)
+
+
+def _model_option_problems(name: str, options: dict, key: str) -> list[Problem]:
+    from benchmark.zoo import _option_problems
+
+    return [(key, p) for p in _option_problems(name, options)]
+
+
+def _pair_problems(student: ModelCard, teacher: ModelCard, key: str) -> list[Problem]:
+    from benchmark.features import UnmatchablePairError, match_levels
+
+    try:
+        match_levels(student, teacher)
+    except UnmatchablePairError as exc:
+        return [(key, str(exc))]
+    return []
+
+
+def _file_problems(path: str | None, key: str) -> list[Problem]:
+    if path is None or Path(path).expanduser().is_file():
+        return []
+    return [(key, f"no such file: {path}")]
