@@ -1,0 +1,289 @@
+"""Run records → one tidy pandas frame (one row per run), the only input of every table and figure.
+
+A record is a run directory in the format of ``docs/record-format.md``. Every run found is a row, whatever
+its state: failed, queued, running and unreadable runs keep their row (with ``state`` and ``reason``) so
+that reports can list them instead of silently dropping them.
+
+Columns
+-------
+* identity: ``run_id``, ``sweep`` (name of the sweep directory), ``run_dir``
+* status: ``state`` (queued | running | done | failed | unknown | unreadable), ``reason``, ``iteration``,
+  ``total_iterations``
+* config axes: every leaf of ``config.yaml`` as a dotted column (``distill.options.mask_ratio``,
+  ``train.lr`` ...); lists of scalars become tuples, lists of mappings are flattened with their index
+  (``distill.stages.0.fraction``)
+* derived: ``method``, ``student`` (model name), ``teacher`` (the last-stage teacher's model name, "" without
+  one), ``teachers`` (the stage chain, ``a→b``), ``distill.n_stages``, ``schedule`` (a ``schedule:<label>``
+  tag of ``tracking.tags``, else ``<iterations>it``), ``role``
+* metrics: ``mAP AP50 AP75 APs APm APl AR1 AR10 AR100 ARs ARm ARl`` (final, COCO units in [0, 1]),
+  ``teacher_<metric>`` (teacher on the same split), ``cost.<field>``, ``best.mAP``, ``best.iter``
+* grouping keys: ``config_key`` (the config without seed and run-independent fields: seed replicates share
+  it) and ``base_key`` (additionally without ``distill.*``: the run of the same student without distillation
+  shares it)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+METRICS = ("mAP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
+COST_FIELDS = ("params", "flops", "train_time_s", "step_time_s", "teacher_time_s", "kd_overhead", "infer_time_s")
+# Config fields that never change what a run computes (or that differ between replicas by construction).
+UNKEYED_PREFIXES = ("name", "seed", "run_id", "tracking.", "resources.")
+# Fields that are not ablation/sensitivity axes even when they differ (paths, identities, bookkeeping).
+NON_AXIS_PREFIXES = (
+    *UNKEYED_PREFIXES,
+    "data.root",
+    "model.checkpoint",
+    "distill.teacher.",
+    "train.device",
+    "train.num_workers",
+    "train.checkpoint_every",
+    "train.log_every",
+    "eval.batch_size",
+    "eval.eval_teacher",
+)
+STATUS_FIELDS = ("state", "reason", "iteration", "total_iterations")
+
+
+class RecordError(ValueError):
+    """A path given to the loader that holds no run records."""
+
+
+# ---------------------------------------------------------------------------- discovery
+
+
+def is_run_dir(path: Path) -> bool:
+    return path.is_dir() and ((path / "config.yaml").is_file() or (path / "status.json").is_file())
+
+
+def find_run_dirs(paths: Iterable[str | Path]) -> list[tuple[str, Path]]:
+    """``(sweep name, run dir)`` for every run under ``paths``, sorted.
+
+    Each path may be a sweep output directory (holding ``runs/``), a ``runs/`` directory itself, or a single
+    run directory. A path with no run under it raises :class:`RecordError` (a typo should not produce an
+    empty report); a missing path raises FileNotFoundError.
+    """
+    found: dict[Path, str] = {}
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no such directory")
+        if is_run_dir(path):
+            sweep_dir = path.parent.parent if path.parent.name == "runs" else path.parent
+            found[path.resolve()] = sweep_dir.resolve().name
+            continue
+        if (path / "runs").is_dir():
+            runs_root, sweep_name = path / "runs", path.resolve().name
+        else:
+            runs_root = path
+            sweep_name = (path.parent if path.name == "runs" else path).resolve().name
+        runs = [p for p in sorted(runs_root.iterdir()) if is_run_dir(p)] if runs_root.is_dir() else []
+        if not runs:
+            raise RecordError(f"{path}: no run records (expected <dir>/runs/<run_id>/config.yaml)")
+        for run in runs:
+            found[run.resolve()] = sweep_name
+    return sorted(((sweep, run) for run, sweep in found.items()), key=lambda t: (t[0], t[1].name))
+
+
+def sweep_dir_of(run_dir: Path) -> Path:
+    return run_dir.parent.parent if run_dir.parent.name == "runs" else run_dir.parent
+
+
+def read_sweep_file(sweep_dir: Path) -> dict[str, Any]:
+    """The sweep's own file (``<out>/sweep.yaml``) when the harness wrote one, else ``{}``."""
+    path = sweep_dir / "sweep.yaml"
+    if not path.is_file():
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return data if isinstance(data, dict) else {}
+
+
+def ablation_orders(paths: Iterable[str | Path]) -> dict[str, list[str]]:
+    """``sweep name -> ablation_order`` for every sweep that declares one in its ``sweep.yaml``."""
+    orders: dict[str, list[str]] = {}
+    for sweep, run_dir in find_run_dirs(paths):
+        if sweep in orders:
+            continue
+        order = read_sweep_file(sweep_dir_of(run_dir)).get("ablation_order")
+        if order is not None:
+            if not isinstance(order, list) or not all(isinstance(x, str) for x in order):
+                raise RecordError(f"{sweep_dir_of(run_dir) / 'sweep.yaml'}: ablation_order: expected a list of keys")
+            orders[sweep] = list(order)
+    return orders
+
+
+# ---------------------------------------------------------------------------- flattening
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings → dotted keys; lists of scalars → tuples; lists of mappings → indexed keys."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            if value:
+                out.update(flatten(value, name + "."))
+            else:
+                out[name] = None
+        elif isinstance(value, list | tuple):
+            if value and all(isinstance(v, Mapping) for v in value):
+                for i, item in enumerate(value):
+                    out.update(flatten(item, f"{name}.{i}."))
+            else:
+                out[name] = tuple(value)
+        else:
+            out[name] = value
+    return out
+
+
+def _key(config_flat: Mapping[str, Any], drop: Sequence[str]) -> str:
+    kept = {k: v for k, v in config_flat.items() if not k.startswith(tuple(drop))}
+    blob = json.dumps(kept, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def _teacher_chain(config: Mapping[str, Any]) -> list[str]:
+    distill = config.get("distill") or {}
+    stages = distill.get("stages") or []
+    teachers = [s.get("teacher") for s in stages] if stages else [distill.get("teacher")]
+    return [str(((t or {}).get("model") or {}).get("name", "?")) for t in teachers if t]
+
+
+def _schedule(config: Mapping[str, Any]) -> str:
+    tags = ((config.get("tracking") or {}).get("tags")) or []
+    for tag in tags:
+        if isinstance(tag, str) and tag.startswith("schedule:"):
+            return tag.split(":", 1)[1]
+    iterations = (config.get("train") or {}).get("iterations")
+    return f"{iterations}it" if iterations is not None else ""
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return math.nan
+    return float(value)
+
+
+# ---------------------------------------------------------------------------- one run
+
+
+def load_run(run_dir: Path, sweep: str = "") -> dict[str, Any]:
+    """One run record as a flat row (see the module docstring for the columns)."""
+    row: dict[str, Any] = {"run_id": run_dir.name, "sweep": sweep, "run_dir": str(run_dir)}
+    problems: list[str] = []
+    try:
+        config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        config, _ = {}, problems.append("config.yaml missing")
+    except yaml.YAMLError as exc:
+        config, _ = {}, problems.append(f"config.yaml unreadable: {str(exc).splitlines()[0]}")
+    if not isinstance(config, dict):
+        config = {}
+    try:
+        status = _read_json(run_dir / "status.json") or {}
+        metrics = _read_json(run_dir / "metrics.json") or {}
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        status, metrics = {}, {}
+        problems.append(f"status/metrics unreadable: {exc}")
+    run_id = config.pop("run_id", None)
+    if isinstance(run_id, str) and run_id:
+        row["run_id"] = run_id
+    flat = flatten(config)
+    row.update(flat)
+    row["state"] = "unreadable" if problems else str(status.get("state", "unknown"))
+    row["reason"] = "; ".join(problems) if problems else status.get("reason")
+    row["iteration"] = _number(status.get("iteration"))
+    row["total_iterations"] = _number(status.get("total_iterations"))
+
+    chain = _teacher_chain(config)
+    row["method"] = str(metrics.get("method") or flat.get("distill.method") or "none")
+    row["student"] = str(flat.get("model.name", ""))
+    row["teacher"] = chain[-1] if chain and row["method"] != "none" else ""
+    row["teachers"] = "→".join(chain) if row["method"] != "none" else ""
+    row["distill.n_stages"] = len(chain) if row["method"] != "none" else 0
+    row["schedule"] = _schedule(config)
+    row["role"] = str(metrics.get("role") or "student")
+
+    final = metrics.get("final") or {}
+    teacher_final = metrics.get("teacher_final") or {}
+    for name in METRICS:
+        row[name] = _number(final.get(name))
+        row[f"teacher_{name}"] = _number(teacher_final.get(name))
+    cost = metrics.get("cost") or {}
+    for name in COST_FIELDS:
+        row[f"cost.{name}"] = _number(cost.get(name))
+    best = metrics.get("best") or {}
+    row["best.mAP"] = _number(best.get("mAP"))
+    row["best.iter"] = _number(best.get("iter"))
+    if row["state"] == "done" and math.isnan(row["mAP"]):
+        row["state"], row["reason"] = "incomplete", "state is done but metrics.json has no final mAP"
+
+    row["config_key"] = _key(flat, UNKEYED_PREFIXES)
+    row["base_key"] = _key(flat, (*UNKEYED_PREFIXES, "distill.", "eval.eval_teacher"))
+    return row
+
+
+def load_curves(run_dir: str | Path) -> dict[str, list[dict[str, float]]]:
+    """``curves`` of a run's metrics.json: ``{"train": [...], "eval": [...]}`` (empty lists if absent)."""
+    metrics = _read_json(Path(run_dir) / "metrics.json") or {}
+    curves = metrics.get("curves") or {}
+    return {"train": list(curves.get("train") or []), "eval": list(curves.get("eval") or [])}
+
+
+# ---------------------------------------------------------------------------- many runs
+
+
+def load_runs(paths: Iterable[str | Path]) -> pd.DataFrame:
+    """Every run record under ``paths`` (see :func:`find_run_dirs`) as one frame sorted by sweep and run id.
+
+    A run id present in several directories (the same content-hashed run found twice) is kept once: the
+    copy that is done, else the first in path order.
+    """
+    rows = [load_run(run_dir, sweep) for sweep, run_dir in find_run_dirs(paths)]
+    frame = pd.DataFrame(rows)
+    frame["_done"] = frame["state"] != "done"
+    frame = frame.sort_values(["run_id", "_done", "sweep", "run_dir"], kind="stable")
+    frame = frame.drop_duplicates("run_id", keep="first").drop(columns="_done")
+    return frame.sort_values(["sweep", "run_id"], kind="stable").reset_index(drop=True)
+
+
+def done(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[frame["state"] == "done"]
+
+
+def not_finished(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[frame["state"] != "done"]
+
+
+def axis_columns(frame: pd.DataFrame) -> list[str]:
+    """Config columns that may be swept axes (see ``NON_AXIS_PREFIXES``), plus ``distill.n_stages``."""
+    derived = {"distill.n_stages", "teachers"}
+    cols = []
+    for col in frame.columns:
+        if col in derived:
+            cols.append(col)
+        elif "." in col and col.split(".")[0] in {"data", "model", "train", "distill", "eval"}:
+            if col.startswith(NON_AXIS_PREFIXES) or col.startswith("cost.") or col.startswith("best."):
+                continue
+            if col.startswith("distill.stages.") and ".teacher." in col:
+                continue
+            cols.append(col)
+    return sorted(cols)
+
+
+def varying_axes(frame: pd.DataFrame) -> list[str]:
+    """Axis columns with more than one distinct value in ``frame`` (None counts as a value)."""
+    return [col for col in axis_columns(frame) if frame[col].map(repr).nunique() > 1]
