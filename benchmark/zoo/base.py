@@ -56,6 +56,10 @@ class Detector(nn.Module, ABC):
     def configure_inference(self, *, score_thresh: float, max_detections: int) -> None:
         """Score threshold and detections kept per image for :meth:`predict` (evaluation settings)."""
 
+    def forward(self, images: list[Tensor], targets: list[dict[str, Tensor]]) -> tuple[dict[str, Tensor], FeatureBatch]:
+        """:meth:`forward_train`, so that ``DistributedDataParallel(detector)(images, targets)`` syncs gradients."""
+        return self.forward_train(images, targets)
+
     def freeze(self) -> Detector:
         """Eval mode, no gradients: how a teacher is held."""
         self.eval()

@@ -101,3 +101,17 @@ def test_teacher_frozen_through_a_student_step():
     assert all(p.grad is None for p in teacher.parameters())
     for k, v in teacher.state_dict().items():
         torch.testing.assert_close(v, before[k], rtol=0, atol=0)
+
+
+def test_image_without_boxes_trains(model_name):
+    detector = tiny(model_name).train()
+    images, targets = batch()
+    targets[1] = {"boxes": torch.zeros(0, 4), "labels": torch.zeros(0, dtype=torch.int64)}
+    losses, _ = detector.forward_train(images, targets)
+    assert all(torch.isfinite(v) for v in losses.values())
+
+
+def test_call_is_forward_train():
+    detector = tiny("retinanet_mnv2_fpn64").train()
+    losses, fb = detector(*batch())
+    assert set(losses) == {"classification", "bbox_regression"} and list(fb.features) == ["p3", "p4", "p5", "p6"]
