@@ -30,6 +30,7 @@ import re
 from collections.abc import Mapping
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dfmsd.attention import attention_maps
@@ -43,6 +44,8 @@ class NonLocal2d(nn.Module):
     (``zeros_init``), so the block starts as the identity. With ``sub_sample`` mmcv already max-pools ``g``
     and ``phi`` by 2 and mmrazor pools them again by ``maxpool_stride``; the two pools equal one max-pool of
     kernel and stride ``2 * maxpool_stride``, which is what we apply (the original FKD code pools once).
+    Ours: on a level smaller than the kernel (where mmrazor raises) the kernel shrinks to the level's size in
+    that dimension, so the coarsest FPN levels keep one key row/column.
     """
 
     def __init__(self, in_channels: int, *, reduction: int = 2, sub_sample: bool = False, maxpool_stride: int = 2):
@@ -54,13 +57,20 @@ class NonLocal2d(nn.Module):
         self.phi = nn.Conv2d(in_channels, self.inter_channels, kernel_size=1)
         self.conv_out = nn.Conv2d(self.inter_channels, in_channels, kernel_size=1, bias=False)
         self.bn = nn.BatchNorm2d(in_channels)
-        self.pool = nn.MaxPool2d(kernel_size=2 * maxpool_stride) if sub_sample else nn.Identity()
+        self.pool_kernel = 2 * maxpool_stride if sub_sample else 1
         for conv in (self.g, self.theta, self.phi):
             nn.init.normal_(conv.weight, 0.0, 0.01)
             nn.init.zeros_(conv.bias)
         nn.init.kaiming_normal_(self.conv_out.weight, a=0, mode="fan_out", nonlinearity="relu")
         nn.init.zeros_(self.bn.weight)
         nn.init.zeros_(self.bn.bias)
+
+    def pool(self, x: Tensor) -> Tensor:
+        """Max-pool keys/values by ``2 * maxpool_stride`` (floor), the kernel clipped to the map size."""
+        if self.pool_kernel == 1:
+            return x
+        kernel = (min(self.pool_kernel, x.shape[-2]), min(self.pool_kernel, x.shape[-1]))
+        return F.max_pool2d(x, kernel)
 
     def forward(self, x: Tensor) -> Tensor:
         n, _, h, w = x.shape

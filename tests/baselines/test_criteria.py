@@ -213,9 +213,17 @@ def test_fkd_loads_mmrazor_connector_states() -> None:
 
 
 def test_fkd_double_pooling_equals_mmrazor_key_count() -> None:
-    """sub_sample with maxpool_stride s pools keys by 2*s (mmcv's 2 then mmrazor's s)."""
+    """sub_sample with maxpool_stride s pools keys by 2*s (mmcv's 2 then mmrazor's s); on a level smaller than
+    the kernel (mmrazor raises) the kernel is clipped so one key row/column remains."""
     nl = FKDLoss(8, 8, sub_sample=True, maxpool_stride=2).student_non_local
-    assert nl.pool(torch.randn(1, 4, 11, 14)).shape[-2:] == (2, 3)
+    x = torch.randn(1, 4, 11, 14)
+    assert torch.equal(nl.pool(x), torch.nn.functional.max_pool2d(torch.nn.functional.max_pool2d(x, 2), 2))
+    assert nl.pool(x).shape[-2:] == (2, 3)
+    small = torch.randn(1, 4, 3, 10)
+    assert torch.equal(nl.pool(small), torch.nn.functional.max_pool2d(small, (3, 4)))
+    crit = FKDLoss(8, 8, sub_sample=True, maxpool_stride=4)
+    terms = crit(torch.randn(2, 8, 4, 5), torch.randn(2, 8, 4, 5))  # P7-sized level under an 8x8 kernel
+    assert all(torch.isfinite(v) for v in terms.values())
 
 
 def test_pkd_is_one_minus_pearson() -> None:
