@@ -14,6 +14,7 @@ import sys
 
 import benchmark.commands as commands_pkg
 from benchmark.config import ConfigError
+from benchmark.data.errors import DatasetError, DownloadError
 
 
 class UserError(Exception):
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in exc.problems:
             print(f"error: {line}", file=sys.stderr)
         return 2
-    except (UserError, FileNotFoundError) as exc:
+    except (UserError, FileNotFoundError, DatasetError, DownloadError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
