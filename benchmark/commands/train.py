@@ -1,0 +1,77 @@
+"""``dfmsd-bench train CONFIG.yaml [key=value ...]``: one run from a YAML run config, into its run record."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import yaml
+
+from benchmark.config import ConfigError, RunConfig, run_config_from_dict
+
+DEFAULT_OUT = Path("outputs")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train one run from a YAML run config (resumes or reuses its record)",
+        description=(
+            "Train the run described by CONFIG (a RunConfig in YAML) with key=value overrides "
+            "(e.g. train.iterations=100 distill.method=mimic). The run lives in OUT/runs/<run_id>/; an "
+            "interrupted run resumes from its last checkpoint, a finished one is reported, not retrained. "
+            "Teacher runs it depends on must be done first (in the same OUT)."
+        ),
+    )
+    parser.add_argument("config", type=Path, help="YAML run config (see sweeps/quickstart/*.yaml)")
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides (YAML values)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: ./outputs)")
+    parser.add_argument("--no-wandb", action="store_true", help="do not mirror the run to W&B")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def load_run_config(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
+    """A :class:`RunConfig` from a YAML file plus ``key=value`` overrides (all problems reported at once)."""
+    from benchmark.overrides import apply_overrides
+
+    if not path.is_file():
+        raise FileNotFoundError(f"run config not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{path}: not valid YAML ({exc.__class__.__name__})"]) from None
+    raw = {} if raw is None else raw
+    if not isinstance(raw, dict):
+        raise ConfigError([f"{path}: expected a mapping at the top level, got {type(raw).__name__}"])
+    raw.pop("run_id", None)  # a config.yaml copied from a run record
+    return run_config_from_dict(apply_overrides(raw, overrides), source=str(path))
+
+
+def format_metrics(metrics: dict | None) -> str:
+    if not metrics:
+        return "(no metrics)"
+    return "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+
+
+def run(args: argparse.Namespace) -> int:
+    from benchmark.cli import UserError
+    from benchmark.train import RunBusy, RunFailed, train_run
+
+    overrides = [*args.overrides, *(["tracking.wandb=false"] if args.no_wandb else [])]
+    cfg = load_run_config(args.config, overrides)
+    runs_root = args.out / "runs"
+    run_dir = runs_root / cfg.run_id()
+    print(f"run {cfg.run_id()} -> {run_dir}")
+    try:
+        metrics = train_run(cfg, run_dir, runs_root=runs_root, progress=not args.no_progress)
+    except RunBusy as exc:
+        raise UserError(str(exc)) from None
+    except RunFailed as exc:
+        print(f"failed: {exc} (log: {run_dir / 'log.txt'})")
+        return 1
+    print(f"done: {run_dir}")
+    print(f"student: {format_metrics(metrics.get('final'))}")
+    if metrics.get("teacher_final"):
+        print(f"teacher: {format_metrics(metrics['teacher_final'])}")
+    return 0

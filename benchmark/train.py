@@ -1,0 +1,606 @@
+"""One run: data → frozen teacher(s) → student + distillation criteria → COCO evaluation → run record.
+
+``train_run(cfg, run_dir)`` trains the run described by ``cfg`` into ``run_dir`` (format:
+docs/record-format.md); ``python -m benchmark.train --run-dir DIR`` does the same for the config.yaml in
+DIR and exits 0 iff the run is done (what the sweep executors call, one subprocess per run).
+
+What a step does: the batch stream (one seeded CPU generator) picks images and flips; the teacher of the
+current stage computes its FPN features once, under ``no_grad``, on the same batch; the student's training
+forward yields its detection losses and, from a hook, its FPN features (no second pass); the
+:class:`~benchmark.features.DistillLoss` adds ``kd/<term>/<level>`` terms; one backward, optional gradient
+clipping, one optimiser step. The learning rate is a function of the iteration (:mod:`benchmark.optim`),
+so one schedule spans all stages.
+
+Stage-wise runs (DFMSD's S-a → S-b): stage k owns a fraction of the iterations (:mod:`benchmark.stages`).
+At a boundary the trainer writes ``stage<k>_end.pt``, loads the next teacher (unless it is the same
+teacher config), rebuilds the criteria with the stage's options (carrying over the old criteria's
+matching parameters when ``reinit_on_switch`` is false) and swaps the optimiser's criterion group; the
+student's optimiser state is kept.
+
+Resume: when ``checkpoints/last.pt`` exists the run continues from it: model, criteria, optimiser, the
+batch stream, every RNG, timings and curves, and the stage it was in. On CPU an interrupted and resumed
+run ends with the same weights, bit for bit, as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import os
+import statistics
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import filelock
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from benchmark.batches import BatchStream
+from benchmark.config import ConfigError, RunConfig, TeacherConfig, teacher_run_config
+from benchmark.env import collect_env
+from benchmark.evaluate import METRIC_NAMES, evaluate
+from benchmark.methods import MethodSpec, get_method
+from benchmark.optim import build_optimizer, check_train_config, replace_criterion_group, set_lr
+from benchmark.record import RunRecord, atomic_torch_save, one_line, run_role
+from benchmark.rng import capture_global_rng, make_generator, restore_global_rng, seed_everything
+from benchmark.stages import stage_at, stage_bounds
+from benchmark.tracking import Tracker, prefixed
+
+CHECKPOINT_VERSION = 1
+
+
+class RunFailed(RuntimeError):
+    """The run ended without finishing; ``str(exc)`` is the one-line reason written to status.json."""
+
+
+class NonFiniteLoss(RunFailed):
+    pass
+
+
+class RunStopped(RunFailed):
+    """Stopped on request (``stop_after`` or SIGTERM) after saving ``last.pt``: rerun to resume."""
+
+
+class RunBusy(RuntimeError):
+    """Another process holds the run directory's lock."""
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError([f"train.device: {name!r} requested but CUDA is not available"])
+    return device
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def _finite_or_none(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else x
+
+
+def teacher_weights(cfg: RunConfig, teacher: TeacherConfig, runs_root: Path) -> tuple[Path, str | None]:
+    """``(weights file, teacher run id or None)``: the explicit checkpoint, else the teacher run's final weights."""
+    if teacher.checkpoint:
+        path = Path(teacher.checkpoint).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"distill teacher checkpoint not found: {path}")
+        return path, None
+    tid = teacher_run_config(cfg, teacher).run_id()
+    record = RunRecord(runs_root / tid)
+    if not record.is_done() or not record.final_weights.is_file():
+        raise RunFailed(f"teacher run {tid} is not done: run it first (or use dfmsd-bench run ...)")
+    return record.final_weights, tid
+
+
+def _to_device(batch: Any, device: torch.device) -> tuple[list[Tensor], list[dict[str, Tensor]]]:
+    images = [img.to(device, non_blocking=True) for img in batch.images]
+    targets = [{k: v.to(device, non_blocking=True) for k, v in t.items()} for t in batch.targets]
+    return images, targets
+
+
+# ---------------------------------------------------------------------------- the trainer
+
+
+class Trainer:
+    """The state of one run while it trains (student, current stage's teacher and criteria, optimiser)."""
+
+    def __init__(
+        self, cfg: RunConfig, record: RunRecord, *, runs_root: Path, stage: int = 0, progress: bool = True
+    ) -> None:
+        from benchmark.data import build_dataset
+        from benchmark.zoo import build_detector
+
+        problems = check_train_config(cfg.train)
+        if problems:
+            raise ConfigError(problems)
+        if cfg.train.processes > 1:
+            raise ConfigError(
+                [
+                    f"train.processes: {cfg.train.processes}: multi-process (DDP) training is not "
+                    "supported yet; use processes: 1"
+                ]
+            )
+        if cfg.train.num_workers > 0:
+            raise ConfigError(
+                [
+                    f"train.num_workers: {cfg.train.num_workers}: background data workers are not "
+                    "supported yet; use num_workers: 0"
+                ]
+            )
+        self.cfg = cfg
+        self.record = record
+        self.runs_root = runs_root
+        self.log = record.log
+        self.device = resolve_device(cfg.train.device)
+        torch.set_num_threads(cfg.train.num_threads)
+        seed_everything(cfg.seed)
+
+        self.method: MethodSpec = get_method(cfg.distill.method)
+        self.stages = cfg.distill.stage_list()
+        if self.method.needs_teacher and not self.stages:
+            raise ConfigError([f"distill.teacher: method {self.method.name!r} needs a teacher (or distill.stages)"])
+        if not self.method.needs_teacher and self.stages:
+            raise ConfigError(["distill.method: 'none' trains without a teacher; remove distill.teacher/stages"])
+        self.bounds = stage_bounds([s.fraction for s in self.stages], cfg.train.iterations)
+
+        self.train_set = build_dataset(cfg.data, "train", progress=progress)
+        self.student = build_detector(cfg.model, num_classes=self.train_set.num_classes).to(self.device)
+        self.student.train()
+        self.stream = BatchStream(
+            len(self.train_set), cfg.train.batch_size, hflip=cfg.data.hflip, generator=make_generator(cfg.seed, "data")
+        )
+        self.kd_generator = make_generator(cfg.seed, "distill")
+
+        self.stage = 0
+        self.teacher: Any = None
+        self.teacher_cfg: TeacherConfig | None = None
+        self.teacher_run_id: str | None = None
+        self.criterion: Any = None
+        if self.stages:
+            self._load_stage(stage, previous_criterion=None)
+        self.optimizer = build_optimizer(self.student, self.criterion, cfg.train)
+
+        self.iteration = 0
+        self.curves: dict[str, list[dict[str, Any]]] = {"train": [], "eval": []}
+        self.step_times: list[float] = []
+        self.teacher_times: list[float] = []
+        self.train_time_s = 0.0
+        self.window: dict[str, float] = {}  # sums of the loss values since the last curve row
+        self.window_count = 0
+
+    # stages
+    def _load_stage(self, k: int, *, previous_criterion: Any) -> None:
+        """Teacher and criteria of stage ``k`` (the teacher is reused when its config is unchanged)."""
+        from benchmark.features import DistillLoss
+        from benchmark.zoo import build_detector
+
+        stage = self.stages[k]
+        if self.teacher is None or stage.teacher != self.teacher_cfg:
+            path, tid = teacher_weights(self.cfg, stage.teacher, self.runs_root)
+            model_cfg = dataclasses.replace(stage.teacher.model, checkpoint=str(path))
+            self.teacher = build_detector(model_cfg, num_classes=self.train_set.num_classes).to(self.device).freeze()
+            self.teacher_cfg, self.teacher_run_id = stage.teacher, tid
+            self.log(f"stage {k}: teacher {stage.teacher.model.name} from {path}")
+        options = self.method.resolve_options(self.student.card.kind, {**self.cfg.distill.options, **stage.options})
+        criterion = DistillLoss(
+            self.method, self.student.card, self.teacher.card, options, self.cfg.distill.level_weights
+        ).to(self.device)
+        if previous_criterion is not None and not self.cfg.distill.reinit_on_switch:
+            old = previous_criterion.state_dict()
+            new = criterion.state_dict()
+            carried = {n: v for n, v in old.items() if n in new and new[n].shape == v.shape}
+            criterion.load_state_dict(carried, strict=False)
+            self.log(f"stage {k}: carried {len(carried)}/{len(new)} criterion tensors over from stage {k - 1}")
+        self.criterion = criterion
+        self.stage = k
+        self.log(f"stage {k}: method {self.method.name} options {options}")
+
+    def switch_stage(self, k: int) -> None:
+        self._load_stage(k, previous_criterion=self.criterion)
+        replace_criterion_group(self.optimizer, self.criterion)
+
+    # checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "version": CHECKPOINT_VERSION,
+            "run_id": self.cfg.run_id(),
+            "iteration": self.iteration,
+            "stage": self.stage,
+            "model": self.student.state_dict(),
+            "criterion": self.criterion.state_dict() if self.criterion is not None else {},
+            "optimizer": self.optimizer.state_dict(),
+            "stream": self.stream.state_dict(),
+            "kd_generator": self.kd_generator.get_state(),
+            "rng": capture_global_rng(),
+            "curves": self.curves,
+            "step_times": self.step_times,
+            "teacher_times": self.teacher_times,
+            "train_time_s": self.train_time_s,
+            "window": dict(self.window),
+            "window_count": self.window_count,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any], source: Path) -> None:
+        if state.get("version") != CHECKPOINT_VERSION or state.get("run_id") != self.cfg.run_id():
+            raise RunFailed(
+                f"{source} belongs to run {state.get('run_id')} (format {state.get('version')}), "
+                f"not {self.cfg.run_id()}: move it away to start over"
+            )
+        if int(state["stage"]) != self.stage:
+            raise RunFailed(f"{source}: saved in stage {state['stage']}, trainer built for stage {self.stage}")
+        self.student.load_state_dict(state["model"])
+        if self.criterion is not None:
+            self.criterion.load_state_dict(state["criterion"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.stream.load_state_dict(state["stream"])
+        self.kd_generator.set_state(state["kd_generator"])
+        restore_global_rng(state["rng"])
+        self.iteration = int(state["iteration"])
+        self.curves = {k: list(v) for k, v in state["curves"].items()}
+        self.step_times = list(state["step_times"])
+        self.teacher_times = list(state["teacher_times"])
+        self.train_time_s = float(state["train_time_s"])
+        self.window = dict(state["window"])
+        self.window_count = int(state["window_count"])
+
+    def save(self, path: Path) -> None:
+        atomic_torch_save(self.state_dict(), path)
+
+    # one step
+    def step(self) -> dict[str, float]:
+        """One training iteration; returns the float value of every loss term, ``loss``, ``kd`` and ``lr``."""
+        from benchmark.data import collate
+
+        cfg = self.cfg
+        t0 = time.perf_counter()
+        lr = set_lr(self.optimizer, self.iteration, cfg.train)
+        batch = collate([self.train_set.get(i, hflip=f) for i, f in self.stream.next_batch()])
+        images, targets = _to_device(batch, self.device)
+        feats_t = None
+        if self.teacher is not None:
+            _sync(self.device)
+            t_teacher = time.perf_counter()
+            with torch.no_grad():
+                feats_t = self.teacher.extract_features(images)
+            _sync(self.device)
+            self.teacher_times.append(time.perf_counter() - t_teacher)
+        losses, feats_s = self.student.forward_train(images, targets)
+        losses = dict(losses)
+        kd_names: list[str] = []
+        if self.criterion is not None:
+            kd = self.criterion(
+                feats_s.features,
+                feats_t.features,
+                [t["boxes"] for t in targets],
+                feats_s.img_metas,
+                generator=self.kd_generator,
+            )
+            kd_names = list(kd)
+            losses.update(kd)
+        total = torch.stack([v for v in losses.values()]).sum()
+        values = torch.stack([total.detach()] + [v.detach() for v in losses.values()]).tolist()
+        if not math.isfinite(values[0]):
+            bad = [n for n, v in zip(losses, values[1:]) if not math.isfinite(v)] or ["loss"]
+            raise NonFiniteLoss(f"non-finite loss at iteration {self.iteration + 1} (term {', '.join(bad)})")
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        if cfg.train.grad_clip is not None:
+            params = [p for g in self.optimizer.param_groups for p in g["params"]]
+            torch.nn.utils.clip_grad_norm_(params, cfg.train.grad_clip)
+        self.optimizer.step()
+        _sync(self.device)
+        self.step_times.append(time.perf_counter() - t0)
+        self.iteration += 1
+        out = dict(zip(losses, values[1:]))
+        out["loss"] = values[0]
+        out["kd"] = sum(out[n] for n in kd_names)
+        out["lr"] = lr
+        return out
+
+
+# ---------------------------------------------------------------------------- the run
+
+
+def _metrics_skeleton(cfg: RunConfig, trainer: Trainer | None) -> dict[str, Any]:
+    card = trainer.student.card if trainer else None
+    stages = []
+    if trainer:
+        for k, (stage, (start, end)) in enumerate(zip(trainer.stages, trainer.bounds)):
+            tid = None if stage.teacher.checkpoint else teacher_run_config(cfg, stage.teacher).run_id()
+            stages.append(
+                {
+                    "index": k,
+                    "start": start,
+                    "end": end,
+                    "teacher": stage.teacher.model.name,
+                    "teacher_run": tid,
+                    "teacher_checkpoint": stage.teacher.checkpoint,
+                }
+            )
+    return {
+        "run_id": cfg.run_id(),
+        "role": run_role(cfg),
+        "method": cfg.distill.method,
+        "final": None,
+        "teacher_final": None,
+        "curves": trainer.curves if trainer else {"train": [], "eval": []},
+        "cost": {
+            "params": card.params if card else None,
+            "flops": _finite_or_none(card.flops) if card else None,
+            "flops_input": list(card.flops_input) if card else None,
+            "train_time_s": trainer.train_time_s if trainer else None,
+            "step_time_s": _median(trainer.step_times) if trainer else None,
+            "teacher_time_s": _median(trainer.teacher_times) if trainer else None,
+            "kd_overhead": None,
+            "infer_time_s": None,
+        },
+        "best": None,
+        "stages": stages,
+    }
+
+
+def _teacher_final(trainer: Trainer, test_set: Any, progress: bool) -> dict[str, float] | None:
+    """The last-stage teacher's test metrics: from its run record if it has one, else evaluated here."""
+    if trainer.teacher_run_id is not None:
+        metrics = RunRecord(trainer.runs_root / trainer.teacher_run_id).read_metrics() or {}
+        if metrics.get("final"):
+            return metrics["final"]
+    metrics, _ = evaluate(trainer.teacher, test_set, trainer.cfg.eval, trainer.device, progress=progress)
+    return metrics
+
+
+def train_run(
+    cfg: RunConfig,
+    run_dir: Path,
+    *,
+    runs_root: Path | None = None,
+    progress: bool = True,
+    no_wandb: bool = False,
+    stop_after: int | None = None,
+    stop_event: threading.Event | None = None,
+) -> dict[str, Any]:
+    """Train (or resume, or return if done) the run ``cfg`` in ``run_dir``; returns its metrics.json content.
+
+    ``runs_root`` holds the teacher runs (default: ``run_dir``'s parent). ``stop_after`` / ``stop_event``
+    stop the run after that iteration / at the next iteration once set, saving ``last.pt`` first
+    (:class:`RunStopped`). Failures are recorded in status.json and raised as :class:`RunFailed`.
+    """
+    run_dir = Path(run_dir)
+    runs_root = Path(runs_root) if runs_root is not None else run_dir.parent
+    record = RunRecord(run_dir)
+    existing = record.read_config()
+    if existing is not None and existing.get("run_id") not in (None, cfg.run_id()):
+        raise ConfigError([f"{record.config_path}: holds run {existing.get('run_id')}, not {cfg.run_id()}"])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(run_dir / ".lock"))
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        raise RunBusy(f"run {cfg.run_id()} is already running (lock {run_dir / '.lock'} is held)") from None
+    try:
+        if record.is_done() and record.read_metrics():
+            record.log("already done: nothing to do")
+            return record.read_metrics()
+        return _train_locked(cfg, record, runs_root, progress, no_wandb, stop_after, stop_event)
+    finally:
+        lock.release()
+
+
+def _train_locked(
+    cfg: RunConfig,
+    record: RunRecord,
+    runs_root: Path,
+    progress: bool,
+    no_wandb: bool,
+    stop_after: int | None,
+    stop_event: threading.Event | None,
+) -> dict[str, Any]:
+    record.write_config(cfg)
+    record.mark_running(total_iterations=cfg.train.iterations)
+    record.log(f"run {cfg.run_id()} ({cfg.name}) starts; pid {os.getpid()}")
+    tracker = Tracker(cfg, record.dir, role=run_role(cfg), no_wandb=no_wandb, warn=_warn_to(record))
+    trainer: Trainer | None = None
+    try:
+        state = None
+        if record.last_checkpoint.is_file():
+            state = torch.load(record.last_checkpoint, map_location="cpu", weights_only=True)
+        trainer = Trainer(
+            cfg, record, runs_root=runs_root, stage=int(state["stage"]) if state else 0, progress=progress
+        )
+        record.write_env(collect_env(trainer.device, num_threads=cfg.train.num_threads))
+        if state is not None:
+            trainer.load_state_dict(state, record.last_checkpoint)
+            del state
+            record.log(
+                f"resumed from {record.last_checkpoint} at iteration {trainer.iteration} (stage {trainer.stage})"
+            )
+        tracker.start()
+        _loop(trainer, record, tracker, progress, stop_after, stop_event)
+        metrics = _finish(trainer, record, tracker, progress)
+    except BaseException as exc:
+        reason = str(exc) if isinstance(exc, RunFailed) else one_line(f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, KeyboardInterrupt):
+            reason = f"interrupted at iteration {trainer.iteration if trainer else 0}"
+        record.log(reason if isinstance(exc, RunFailed) else traceback.format_exc())
+        record.mark_failed(reason)
+        if trainer is not None:
+            record.update_status(iteration=trainer.iteration, stage=trainer.stage)
+        if trainer is not None:
+            _write_metrics(record, cfg, trainer)
+        tracker.finish(exit_code=1)
+        if isinstance(exc, RunFailed | KeyboardInterrupt | ConfigError):
+            raise
+        raise RunFailed(reason) from exc
+    tracker.finish(exit_code=0)
+    return metrics
+
+
+def _warn_to(record: RunRecord) -> Any:
+    def warn(line: str) -> None:
+        print(line, file=sys.stderr)
+        record.log(line)
+
+    return warn
+
+
+def _write_metrics(
+    record: RunRecord, cfg: RunConfig, trainer: Trainer, *, infer_time_s: float | None = None, **extra: Any
+) -> dict[str, Any]:
+    metrics = _metrics_skeleton(cfg, trainer)
+    metrics["cost"]["infer_time_s"] = infer_time_s
+    metrics.update(extra)
+    record.write_metrics(metrics)
+    return metrics
+
+
+def _loop(
+    trainer: Trainer,
+    record: RunRecord,
+    tracker: Tracker,
+    progress: bool,
+    stop_after: int | None,
+    stop_event: threading.Event | None,
+) -> None:
+    cfg = trainer.cfg
+    total = cfg.train.iterations
+    staged = len(trainer.bounds) > 1
+    bar = tqdm(total=total, initial=trainer.iteration, disable=not progress, desc=cfg.run_id()[:40], dynamic_ncols=True)
+    try:
+        while trainer.iteration < total:
+            if stop_event is not None and stop_event.is_set():
+                _stop(trainer, record, "stopped by signal")
+            k = stage_at(trainer.iteration, trainer.bounds)
+            if trainer.stages and k != trainer.stage:
+                trainer.switch_stage(k)
+            t0 = time.perf_counter()
+            values = trainer.step()
+            trainer.train_time_s += time.perf_counter() - t0
+            for name, value in values.items():
+                trainer.window[name] = trainer.window.get(name, 0.0) + value
+            trainer.window_count += 1
+            it = trainer.iteration
+            bar.update(1)
+            bar.set_postfix(loss=f"{values['loss']:.3f}", kd=f"{values['kd']:.3f}", refresh=False)
+            if it % cfg.train.log_every == 0 or it == total:
+                count = trainer.window_count
+                row = {"iter": it, **{n: s / count for n, s in trainer.window.items()}, "lr": values["lr"]}
+                row["time_s"] = statistics.median(trainer.step_times[-count:])
+                trainer.curves["train"].append(row)
+                trainer.window, trainer.window_count = {}, 0
+                eta = (total - it) * (_median(trainer.step_times[-50:]) or 0.0)
+                record.update_status(iteration=it, stage=trainer.stage, eta_s=round(eta, 1))
+                _write_metrics(record, cfg, trainer)
+                tracker.log(prefixed("train", {k: v for k, v in row.items() if k != "iter"}), iteration=it)
+                record.log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+            if staged and it == trainer.bounds[trainer.stage][1]:
+                trainer.save(record.stage_checkpoint(trainer.stage))
+                record.log(f"stage {trainer.stage} ends at iteration {it}: {record.stage_checkpoint(trainer.stage)}")
+            if it % cfg.train.checkpoint_every == 0 or it == total:
+                trainer.save(record.last_checkpoint)
+            if stop_after is not None and it >= stop_after and it < total:
+                _stop(trainer, record, "stopped on request")
+    finally:
+        bar.close()
+
+
+def _stop(trainer: Trainer, record: RunRecord, why: str) -> None:
+    trainer.save(record.last_checkpoint)
+    raise RunStopped(
+        f"{why} at iteration {trainer.iteration}; rerun to resume from {record.last_checkpoint.relative_to(record.dir)}"
+    )
+
+
+def _finish(trainer: Trainer, record: RunRecord, tracker: Tracker, progress: bool) -> dict[str, Any]:
+    from benchmark.data import build_dataset
+
+    cfg = trainer.cfg
+    atomic_torch_save({"model": trainer.student.state_dict(), "card": trainer.student.card.name}, record.final_weights)
+    record.log(f"final weights: {record.final_weights}")
+    test_set = build_dataset(cfg.data, "test", progress=progress)
+    record.update_status(iteration=trainer.iteration, eta_s=None)
+    final, infer_time = evaluate(trainer.student, test_set, cfg.eval, trainer.device, progress=progress)
+    final = {k: float(final[k]) for k in METRIC_NAMES}
+    record.log("final " + " ".join(f"{k}={v:.4f}" for k, v in final.items()))
+    teacher_final = None
+    if cfg.eval.eval_teacher and trainer.teacher is not None:
+        teacher_final = _teacher_final(trainer, test_set, progress)
+        record.log("teacher " + " ".join(f"{k}={v:.4f}" for k, v in teacher_final.items()))
+    trainer.curves["eval"] = [e for e in trainer.curves["eval"] if e["iter"] != trainer.iteration]
+    trainer.curves["eval"].append({"iter": trainer.iteration, **final})
+    best = max(trainer.curves["eval"], key=lambda e: e["mAP"])
+    metrics = _write_metrics(
+        record,
+        cfg,
+        trainer,
+        final=final,
+        teacher_final=teacher_final,
+        best={"mAP": best["mAP"], "iter": best["iter"]},
+        infer_time_s=infer_time,
+    )
+    tracker.log(prefixed("eval", final), iteration=trainer.iteration)
+    tracker.summary(
+        {**prefixed("final", final), **prefixed("teacher", teacher_final or {}), **prefixed("cost", metrics["cost"])}
+    )
+    record.mark_done()
+    record.log(f"done: mAP {final['mAP']:.4f} AP50 {final['AP50']:.4f}")
+    return metrics
+
+
+# ---------------------------------------------------------------------------- module entry
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmark.train --run-dir DIR``: train the run in DIR; exit 0 iff it is done."""
+    import signal
+
+    parser = argparse.ArgumentParser(prog="python -m benchmark.train", description=main.__doc__)
+    parser.add_argument("--run-dir", type=Path, required=True, help="run directory holding config.yaml")
+    parser.add_argument("--runs-root", type=Path, default=None, help="where teacher runs live (default: parent)")
+    parser.add_argument("--no-wandb", action="store_true", help="do not mirror this run to W&B")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    try:
+        cfg = RunRecord(args.run_dir).load_config()
+    except (ConfigError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        metrics = train_run(
+            cfg,
+            args.run_dir,
+            runs_root=args.runs_root,
+            progress=not args.no_progress,
+            no_wandb=args.no_wandb,
+            stop_event=stop,
+        )
+    except (RunFailed, RunBusy, ConfigError) as exc:
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
+        return 143 if isinstance(exc, RunStopped) and stop.is_set() else 1
+    final = metrics.get("final") or {}
+    print(f"{cfg.run_id()}: done, mAP {final.get('mAP', float('nan')):.4f} AP50 {final.get('AP50', float('nan')):.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
