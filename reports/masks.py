@@ -1,0 +1,109 @@
+"""Inputs of :func:`reports.plots.plot_masks` from a finished DFMSD (or DMKD) run.
+
+Rebuilds what the run had at its end: the student from ``checkpoints/model_final.pt``, the last stage's
+teacher (the same weights the trainer resolved), and the per-level criteria from ``checkpoints/last.pt``
+with the options of that stage. One test image passes through both detectors' FPNs and the criteria in
+eval mode; each level's ``DFMSDLoss.last_masks`` gives the kept spatial mask (1 kept, 0 masked), the channel
+mask and the spatial attention after enhancement. The teacher spatial attention before enhancement and
+the channel attention are :func:`dfmsd.attention.attention_maps` of the teacher map as the criterion saw it
+(PKD-standardised first when ``sem_align='pkd'`` runs before the masks).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from torch import Tensor
+
+from benchmark.config import run_config_from_dict
+
+
+@dataclass(frozen=True)
+class MaskInputs:
+    image: Tensor  # (3, h, w) in [0, 1]
+    boxes: Tensor  # (n, 4) xyxy, input pixels
+    per_level: dict[str, dict[str, Tensor]]
+    title: str
+
+
+def mask_inputs_from_run(
+    run_dir: str | Path, *, image_index: int = 0, device: str = "cpu", progress: bool = False
+) -> MaskInputs:
+    """Teacher attention, enhanced attention, spatial mask and channel attention per FPN level for test image
+    ``image_index`` of a finished run of a method whose criterion records ``last_masks`` (dfmsd, dmkd)."""
+    from benchmark.data import build_dataset
+    from benchmark.features import DistillLoss
+    from benchmark.methods import get_method
+    from benchmark.train import teacher_weights
+    from benchmark.zoo import build_detector, load_checkpoint
+    from dfmsd.align import channel_standardize
+    from dfmsd.attention import attention_maps
+
+    run_dir = Path(run_dir)
+    config_path = run_dir / "config.yaml"
+    if not config_path.is_file():
+        raise FileNotFoundError(f"{run_dir}: not a run directory (no config.yaml)")
+    raw = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+    raw.pop("run_id", None)
+    cfg = run_config_from_dict(raw, str(config_path))
+    method = get_method(cfg.distill.method)
+    last = run_dir / "checkpoints" / "last.pt"
+    final = run_dir / "checkpoints" / "model_final.pt"
+    for path in (last, final):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: missing (the mask figure needs a finished run)")
+    state = torch.load(last, map_location="cpu", weights_only=True)
+    stage_index = int(state.get("stage", 0))
+    stages = cfg.distill.stage_list()
+    if not stages:
+        raise ValueError(f"{config_path}: distill.method {cfg.distill.method!r} has no teacher: no masks to show")
+    stage = stages[stage_index]
+
+    test_set = build_dataset(cfg.data, "test", progress=progress)
+    sample = test_set[image_index]
+    student = build_detector(cfg.model, num_classes=test_set.num_classes)
+    load_checkpoint(student, final)
+    weights, _ = teacher_weights(cfg, stage.teacher, run_dir.parent)
+    teacher_model = dataclasses.replace(stage.teacher.model, checkpoint=str(weights))
+    teacher = build_detector(teacher_model, num_classes=test_set.num_classes).freeze()
+    options = method.resolve_options(student.card.kind, {**cfg.distill.options, **stage.options})
+    criterion = DistillLoss(method, student.card, teacher.card, options, cfg.distill.level_weights)
+    criterion.load_state_dict(state["criterion"])
+    first = next(iter(criterion.criteria.values()))
+    if not hasattr(first, "last_masks"):
+        raise ValueError(f"{config_path}: method {method.name!r} records no masks (use a dfmsd or dmkd run)")
+
+    dev = torch.device(device)
+    student, teacher, criterion = student.to(dev).eval(), teacher.to(dev), criterion.to(dev).eval()
+    image = sample.image.to(dev)
+    boxes = sample.target["boxes"].to(dev)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    with torch.no_grad():
+        feats_s = student.extract_features([image])
+        feats_t = teacher.extract_features([image])
+        criterion(feats_s.features, feats_t.features, [boxes], feats_s.img_metas, generator=generator)
+    per_level: dict[str, dict[str, Tensor]] = {}
+    for pair in criterion.pairs:
+        crit = criterion.criteria[pair.student.name]
+        masks = crit.last_masks
+        seen = feats_t.features[pair.teacher.name].detach()
+        if getattr(crit, "sem_align", "none") == "pkd" and getattr(crit, "align_position", "") == "before":
+            seen = channel_standardize(seen)
+        att_s, att_c = attention_maps(seen, crit.temp)
+        level: dict[str, Any] = {
+            "attention_spatial": att_s[0].cpu(),
+            "attention_enhanced": masks["attention_spatial"][0].cpu(),
+            "mask_spatial": (masks["spatial"][0, 0] if "spatial" in masks else torch.ones_like(att_s[0])).cpu(),
+            "attention_channel": att_c[0].cpu(),
+        }
+        if "channel" in masks:
+            level["mask_channel"] = masks["channel"][0].reshape(-1).cpu()
+        per_level[pair.student.name] = level
+    teacher_names = "→".join(s.teacher.model.name for s in stages)
+    title = f"{method.name}: {teacher_names} → {cfg.model.name}, test image {sample.image_id}"
+    return MaskInputs(image=sample.image, boxes=sample.target["boxes"], per_level=per_level, title=title)

@@ -1,0 +1,91 @@
+"""Tables and figures of a report into W&B: one run per report in the sweep's group, beside the harness's
+``<sweep>-summary`` run, with every table as a ``wandb.Table`` and every PNG figure as a ``wandb.Image``.
+
+The run id is derived from the sweep names, so ``report --wandb`` and ``plot --wandb`` (and reruns) add to
+the same run instead of creating new ones. Mode: ``benchmark.tracking.resolve_mode`` (offline without an
+API key). A W&B failure is a warning: the report files are already on disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from benchmark.config import TrackingConfig, sanitize_name
+from reports.render import Table
+
+
+def report_run_id(sweeps: Sequence[str]) -> str:
+    names = sorted(set(sweeps))
+    digest = hashlib.sha256("\n".join(names).encode()).hexdigest()[:8]
+    return sanitize_name(f"report-{'+'.join(names)}", max_len=48) + f"-{digest}"
+
+
+def tracking_of(frame: pd.DataFrame) -> TrackingConfig:
+    """Project and entity of the records (the first run's), W&B on with mode ``auto``."""
+    project = (
+        frame["tracking.project"].dropna().iloc[0]
+        if "tracking.project" in frame and frame["tracking.project"].notna().any()
+        else "dfmsd-bench"
+    )
+    entity = (
+        frame["tracking.entity"].dropna().iloc[0]
+        if "tracking.entity" in frame and frame["tracking.entity"].notna().any()
+        else None
+    )
+    return TrackingConfig(wandb=True, mode="auto", project=str(project), entity=entity)
+
+
+def log_report(
+    frame: pd.DataFrame,
+    out: str | Path,
+    *,
+    tables: Sequence[Table] = (),
+    figures: Sequence[Path] = (),
+    mode: str | None = None,
+    warn: Callable[[str], None] = print,
+) -> Path | None:
+    """Log ``tables`` and the PNGs among ``figures``; returns the W&B run folder (None when off/failed)."""
+    from benchmark.record import one_line
+    from benchmark.tracking import resolve_mode
+
+    tracking = tracking_of(frame)
+    mode = mode or resolve_mode(tracking)
+    if mode == "disabled":
+        return None
+    sweeps = sorted(frame["sweep"].unique())
+    try:
+        import wandb
+
+        run = wandb.init(
+            project=tracking.project,
+            entity=tracking.entity,
+            group="+".join(sweeps),
+            job_type="sweep-report",
+            name=f"{'+'.join(sweeps)}-report",
+            id=report_run_id(sweeps),
+            resume="allow",
+            tags=["sweep-summary", "report"],
+            dir=str(Path(out)),
+            mode=mode,
+            settings=wandb.Settings(console="off", silent=True),
+        )
+        payload: dict[str, object] = {}
+        for table in tables:
+            payload[f"tables/{table.name}"] = wandb.Table(
+                dataframe=table.data.astype(object).where(table.data.notna(), None)
+            )
+        for fig in sorted(Path(f) for f in figures):
+            if fig.suffix == ".png":
+                payload[f"figures/{fig.stem}"] = wandb.Image(str(fig))
+        if payload:
+            run.log(payload)
+        folder = Path(run.dir).parent
+        run.finish()
+        return folder
+    except Exception as exc:  # tracking must never turn a written report into an error
+        warn(f"warning: W&B report run failed: {one_line(f'{type(exc).__name__}: {exc}')}")
+        return None
