@@ -89,7 +89,8 @@ def build_plan(sweep: Sweep) -> Plan:
             resolved.append((cfg, point))
     if problems:
         raise ConfigError(list(dict.fromkeys(problems)))
-    plan = Plan(sweep.name, sweep.source)
+    teachers: dict[str, PlannedRun] = {}
+    students: dict[str, PlannedRun] = {}
     for cfg, point in resolved:
         deps = []
         for stage in cfg.distill.stage_list():
@@ -98,13 +99,17 @@ def build_plan(sweep: Sweep) -> Plan:
             teacher = teacher_run_config(cfg, stage.teacher)
             teacher = dataclasses.replace(teacher, tracking=_tracking(teacher, "teacher"))
             tid = teacher.run_id()
-            plan.runs.setdefault(tid, PlannedRun(tid, teacher, "teacher"))
+            teachers.setdefault(tid, PlannedRun(tid, teacher, "teacher"))
             if tid not in deps:
                 deps.append(tid)
         student = dataclasses.replace(cfg, tracking=_tracking(cfg, "student"))
         rid = student.run_id()
         labels = tuple((k, v) for k, v in point.labels.items())
-        plan.runs.setdefault(rid, PlannedRun(rid, student, "student", tuple(deps), labels))
+        students.setdefault(rid, PlannedRun(rid, student, "student", tuple(deps), labels))
+    plan = Plan(sweep.name, sweep.source)
+    plan.runs.update(teachers)
+    for rid, run in students.items():
+        plan.runs.setdefault(rid, run)  # a student equal to a teacher run is that run
     return plan
 
 
@@ -148,12 +153,15 @@ def _resolve_teacher_refs(raw: dict, teachers: Mapping[str, dict], keyed: list[t
 
 
 def _finish(cfg: RunConfig, sweep: Sweep) -> RunConfig:
-    """Drop teachers of methods that use none, set the W&B group and a readable name."""
+    """Drop teachers that cannot matter (methods without one; ``teacher`` beside ``stages``), set the W&B
+    group and a readable name."""
     from benchmark.methods import METHODS
 
     distill = cfg.distill
     if distill.method in METHODS and not METHODS.get(distill.method).needs_teacher:
         distill = dataclasses.replace(distill, teacher=None, stages=())
+    elif distill.stages:
+        distill = dataclasses.replace(distill, teacher=None)  # stages override the single teacher
     cfg = dataclasses.replace(cfg, distill=distill)
     tracking = cfg.tracking if cfg.tracking.group else dataclasses.replace(cfg.tracking, group=sweep.name)
     name = cfg.name

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchmark.config import DataConfig, RunConfig, TrainConfig
+from benchmark.methods import MethodSpec
 from benchmark.zoo.card import ModelCard
 
 Problem = tuple[str, str]
@@ -64,7 +65,12 @@ def run_problems(cfg: RunConfig) -> list[Problem]:
         if tcard is not None:
             problems += _model_option_problems(teacher.model.name, teacher.model.options, f"{tkey}.model.options")
         if student is not None and tcard is not None:
-            problems += _pair_problems(student, tcard, tkey)
+            pair = _pair_problems(student, tcard, tkey)
+            problems += pair
+            if not pair and not spec.option_problems({**cfg.distill.options, **stage.options}):
+                options = spec.resolve_options(student.kind, {**cfg.distill.options, **stage.options})
+                okey = f"{key}.options" if cfg.distill.stages and stage.options else "distill.options"
+                problems += _option_value_problems(spec, student, tcard, options, okey)
         if teacher.checkpoint is not None:
             problems += _file_problems(teacher.checkpoint, f"{tkey}.checkpoint")
         else:
@@ -150,6 +156,27 @@ def _pair_problems(student: ModelCard, teacher: ModelCard, key: str) -> list[Pro
     except UnmatchablePairError as exc:
         return [(key, str(exc))]
     return []
+
+
+def _option_value_problems(
+    spec: MethodSpec, student: ModelCard, teacher: ModelCard, options: dict, key: str
+) -> list[Problem]:
+    """Build the criterion once with the first matched level's channels: its constructor checks values."""
+    from benchmark.features import match_levels
+
+    pair = match_levels(student, teacher)[0]
+    signature = (spec.name, student.name, teacher.name, repr(sorted(options.items())))
+    if signature not in _BUILT:
+        try:
+            spec.build(pair.student.channels, pair.teacher.channels, options)
+            _BUILT[signature] = None
+        except (ValueError, TypeError) as exc:
+            _BUILT[signature] = f"method {spec.name!r} rejects its options: {exc}"
+    message = _BUILT[signature]
+    return [(key, message)] if message else []
+
+
+_BUILT: dict[tuple[str, str, str, str], str | None] = {}
 
 
 def _file_problems(path: str | None, key: str) -> list[Problem]:

@@ -1,0 +1,76 @@
+"""``dfmsd-bench plan SWEEP.yaml [--out DIR] [key=value ...]``: the runs a sweep would train, without training."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from benchmark.scheduler import run_dir, run_state
+from benchmark.sweep import Plan, estimate_flops, load_plan
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "plan",
+        help="show a sweep's runs, dependencies, what is done and a rough cost; runs nothing",
+        description="Expand and validate a sweep file; print every run (teachers first), its dependencies, its "
+        "state in the output directory and a rough cost from the model cards. Nothing is written or launched.",
+    )
+    p.add_argument("sweep", help="sweep file (sweeps/*.yaml)")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="override any run-config key for every run")
+    p.add_argument("--out", help="output directory to compare against (default: runs/<sweep name>)")
+    p.set_defaults(func=main)
+
+
+def default_out(plan: Plan) -> Path:
+    return Path("runs") / plan.name
+
+
+def main(args: argparse.Namespace) -> int:
+    plan = load_plan(args.sweep, args.overrides)
+    out = Path(args.out) if args.out else default_out(plan)
+    print(render_plan(plan, out))
+    return 0
+
+
+def render_plan(plan: Plan, out: str | os.PathLike[str]) -> str:
+    order = plan.order()
+    number = {rid: i + 1 for i, rid in enumerate(order)}
+    rows = [("#", "STATE", "ROLE", "RUN", "NEEDS", "COST", "GRID POINT")]
+    todo_cost, states = 0.0, {}
+    for rid in order:
+        run = plan.runs[rid]
+        path = run_dir(out, rid)
+        state = run_state(path) if path.is_dir() else "new"
+        states[state] = states.get(state, 0) + 1
+        flops = estimate_flops(run.config)
+        if state != "done" and flops is not None:
+            todo_cost += flops
+        needs = ",".join(f"#{number[d]}" for d in run.deps) or "-"
+        point = " ".join(f"{k}={v}" for k, v in run.labels) or f"{run.config.model.name} s{run.config.seed}"
+        rows.append((str(number[rid]), state, run.role, rid, needs, _flops(flops), point))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows]
+    teachers = sum(r.role == "teacher" for r in plan.runs.values())
+    head = (
+        f"sweep {plan.name} ({plan.source}): {len(order)} runs ({teachers} teacher, {len(order) - teachers} student); "
+        f"output {out}"
+    )
+    tail = [
+        "states: " + ", ".join(f"{n} {s}" for s, n in sorted(states.items())),
+        f"cost of runs not done: ~{_flops(todo_cost)} (3 x student forward x iterations x batch + teacher forwards; "
+        "card FLOPs scaled to data.input_size; rough)",
+    ]
+    return "\n".join([head, *lines, *tail])
+
+
+def _flops(value: float | None) -> str:
+    if value is None:
+        return "?"
+    if value == 0:
+        return "0 FLOP"
+    for unit, scale in (("PFLOP", 1e15), ("TFLOP", 1e12), ("GFLOP", 1e9)):
+        if value >= scale:
+            return f"{value / scale:.1f} {unit}"
+    return f"{value:.2g} FLOP"
