@@ -110,6 +110,10 @@ class DistillConfig:
     stages: tuple[StageConfig, ...] = ()  # non-empty: stage-wise run (overrides `teacher`)
     level_weights: dict[int, float] = field(default_factory=dict)  # stride -> weight (default 1.0)
     reinit_on_switch: bool = True  # new criterion modules at a teacher switch
+    # teacher-feature cache (benchmark/cache): auto (fp32 when exact) | fp16 | off; above the size limit the
+    # live teacher runs. Not part of the run id: an exact cache computes the same run (see config_hash).
+    teacher_cache: str = "auto"
+    teacher_cache_max_gb: float = 20.0
 
     def stage_list(self) -> tuple[StageConfig, ...]:
         """The stages of this run: ``stages``, or one stage with ``teacher`` (empty without a teacher)."""
@@ -170,10 +174,12 @@ class RunConfig:
 
 
 _UNHASHED = ("name", "tracking", "resources")
+_UNHASHED_DISTILL = ("teacher_cache", "teacher_cache_max_gb")  # how teacher features are obtained, not what
 
 
 def config_hash(cfg: RunConfig, length: int = 10) -> str:
     data = {k: v for k, v in cfg.to_dict().items() if k not in _UNHASHED}
+    data["distill"] = {k: v for k, v in data["distill"].items() if k not in _UNHASHED_DISTILL}
     blob = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:length]
 
