@@ -119,8 +119,8 @@ class DFMSDLoss(nn.Module):
     ``sem_adapter`` for ``sem_align='adapter'``. Returns ``{"rec": ..., "align": ...}`` (``align`` only when
     ``sem_align != 'none'``), already weighted by ``alpha`` / ``beta``. After a forward, ``last_masks`` holds
     the detached masks it used: ``spatial`` (N,1,H,W) / ``channel`` (N,C,1,1) keep masks (1 kept, 0 masked),
-    ``attention_spatial`` (N,H,W) and ``attention_channel`` (N,C) after enhancement, ``foreground`` (N,H,W)
-    for E-a and ``loss_weight`` (N,1,H,W) for E-c.
+    ``attention_spatial`` (N,H,W) and ``attention_channel`` (N,C) after enhancement, and with ``gamma > 0``
+    ``foreground`` (N,H,W, binary) for E-a or ``loss_weight`` (N,1,H,W) for E-c.
     """
 
     def __init__(
@@ -267,9 +267,9 @@ class DFMSDLoss(nn.Module):
         att_s, att_c = attention_maps(teacher, self.temp)
         out: dict[str, Tensor] = {}
         ratio_s, ratio_c = self.ratio_spatial, self.ratio_channel
-        if self.enhance:
+        if self.enhance and self.gamma > 0:  # gamma = 0 (e.g. the first stage) leaves everything as it is
             if gt_bboxes is None or img_metas is None:
-                raise ValueError("DFMSDLoss: enhance=True needs gt_bboxes and img_metas")
+                raise ValueError("DFMSDLoss: enhance=True with gamma > 0 needs gt_bboxes and img_metas")
             if self.enhance_mode == "attention":
                 fg = foreground_binary(gt_bboxes, img_metas, h, w, device=teacher.device)
                 att_s = object_spatial_attention(att_s, fg.to(att_s.dtype), self.gamma)

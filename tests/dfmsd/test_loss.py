@@ -251,6 +251,8 @@ def test_shape_mismatch_and_missing_boxes_fail(make_inputs):
     crit = DFMSDLoss(8, 12)
     with pytest.raises(ValueError, match="same N, H, W"):
         crit(student[:, :, :4], teacher, boxes, metas)
-    with pytest.raises(ValueError, match="enhance=True needs gt_bboxes"):
+    with pytest.raises(ValueError, match="enhance=True with gamma > 0 needs gt_bboxes"):
         crit(student, teacher)
     assert "rec" in DFMSDLoss(8, 12, enhance=False)(student, teacher)
+    no_op = DFMSDLoss(8, 12, gamma=0.0)  # a first stage with gamma 0 needs no boxes and builds no foreground
+    assert "rec" in no_op(student, teacher) and "foreground" not in no_op.last_masks
