@@ -2,8 +2,9 @@
 
 The worker is what every executor starts (a local subprocess, a Slurm job). It
 
-1. takes the run's lock (``<run>/.lock``, ``flock``) and holds it while the trainer runs, so a run is never
-   trained twice at once, whoever launched it (``--no-wait``: exit 75 at once when another process holds it);
+1. takes the run's worker lock (``<run>/.worker.lock``, ``flock``) and holds it while the trainer runs (the
+   trainer holds ``<run>/.lock`` itself), so a run is never trained twice at once, whoever launched it
+   (``--no-wait``: exit 75 at once when another process holds either lock);
 2. returns at once when the record already says ``done`` (a relaunch or a duplicate job costs nothing);
 3. runs the trainer (default ``python -m benchmark.train --run-dir DIR --runs-root ROOT``) as a child whose
    output goes to ``<run>/worker.log``; on Linux the child dies with the worker (``PR_SET_PDEATHSIG``), so
@@ -35,7 +36,8 @@ from pathlib import Path
 
 from benchmark.record import RunRecord, now_iso, one_line
 
-LOCK_NAME = ".lock"
+LOCK_NAME = ".worker.lock"
+TRAINER_LOCK_NAME = ".lock"  # taken by benchmark.train itself for the length of the training
 ATTEMPTS_NAME = "attempts.jsonl"
 OUTPUT_NAME = "worker.log"
 EXIT_BUSY = 75  # --no-wait and another process holds the run's lock
@@ -43,7 +45,7 @@ DEFAULT_TRAINER = (sys.executable, "-m", "benchmark.train")
 
 
 class RunLock:
-    """An exclusive ``flock`` on ``<run>/.lock`` (released by the kernel when the process dies)."""
+    """An exclusive ``flock`` on ``<run>/.worker.lock`` (released by the kernel when the process dies)."""
 
     def __init__(self, run_dir: str | os.PathLike[str]) -> None:
         self.path = Path(run_dir) / LOCK_NAME
@@ -68,8 +70,11 @@ class RunLock:
 
 
 def is_locked(run_dir: str | os.PathLike[str]) -> bool:
-    """Whether some live process holds the run's lock (i.e. is training it right now)."""
-    path = Path(run_dir) / LOCK_NAME
+    """Whether some live process holds the run's worker or trainer lock (i.e. is training it right now)."""
+    return _held(Path(run_dir) / LOCK_NAME) or _held(Path(run_dir) / TRAINER_LOCK_NAME)
+
+
+def _held(path: Path) -> bool:
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
@@ -101,6 +106,11 @@ def run_one(
         if not wait:
             return EXIT_BUSY
         lock.acquire(blocking=True)
+    while _held(record.dir / TRAINER_LOCK_NAME):  # a trainer started outside any worker
+        if not wait:
+            lock.release()
+            return EXIT_BUSY
+        time.sleep(1.0)
     try:
         if record.is_done():
             return 0
