@@ -117,6 +117,35 @@ def _to_device(batch: Any, device: torch.device) -> tuple[list[Tensor], list[dic
     return images, targets
 
 
+def check_run_config(cfg: RunConfig) -> list[str]:
+    """One line per problem the trainer would hit (checked before the run directory is touched)."""
+    from benchmark.methods import METHODS
+
+    problems = check_train_config(cfg.train)
+    if cfg.train.processes > 1:
+        problems.append(
+            f"train.processes: {cfg.train.processes}: multi-process (DDP) training is not supported yet; use 1"
+        )
+    if cfg.train.num_workers > 0:
+        problems.append(
+            f"train.num_workers: {cfg.train.num_workers}: background data workers are not supported yet; use 0"
+        )
+    if cfg.distill.method not in METHODS:
+        problems.append(f"distill.method: unknown method {cfg.distill.method!r}; known: {', '.join(METHODS.names())}")
+        return problems
+    method, stages = get_method(cfg.distill.method), cfg.distill.stage_list()
+    if method.needs_teacher and not stages:
+        problems.append(f"distill.teacher: method {method.name!r} needs a teacher (or distill.stages)")
+    if not method.needs_teacher and stages:
+        problems.append("distill.method: 'none' trains without a teacher; remove distill.teacher/stages")
+    if any(s.fraction <= 0 for s in stages):
+        problems.append(f"distill.stages: every fraction must be > 0, got {[s.fraction for s in stages]}")
+    for k, stage in enumerate(stages):
+        opts = {**cfg.distill.options, **stage.options}
+        problems += [f"distill.stages[{k}].options: {p}" for p in method.option_problems(opts)]
+    return problems
+
+
 # ---------------------------------------------------------------------------- the trainer
 
 
@@ -129,23 +158,9 @@ class Trainer:
         from benchmark.data import build_dataset
         from benchmark.zoo import build_detector
 
-        problems = check_train_config(cfg.train)
+        problems = check_run_config(cfg)
         if problems:
             raise ConfigError(problems)
-        if cfg.train.processes > 1:
-            raise ConfigError(
-                [
-                    f"train.processes: {cfg.train.processes}: multi-process (DDP) training is not "
-                    "supported yet; use processes: 1"
-                ]
-            )
-        if cfg.train.num_workers > 0:
-            raise ConfigError(
-                [
-                    f"train.num_workers: {cfg.train.num_workers}: background data workers are not "
-                    "supported yet; use num_workers: 0"
-                ]
-            )
         self.cfg = cfg
         self.record = record
         self.runs_root = runs_root
@@ -156,10 +171,6 @@ class Trainer:
 
         self.method: MethodSpec = get_method(cfg.distill.method)
         self.stages = cfg.distill.stage_list()
-        if self.method.needs_teacher and not self.stages:
-            raise ConfigError([f"distill.teacher: method {self.method.name!r} needs a teacher (or distill.stages)"])
-        if not self.method.needs_teacher and self.stages:
-            raise ConfigError(["distill.method: 'none' trains without a teacher; remove distill.teacher/stages"])
         self.bounds = stage_bounds([s.fraction for s in self.stages], cfg.train.iterations)
 
         self.train_set = build_dataset(cfg.data, "train", progress=progress)
@@ -384,6 +395,9 @@ def train_run(
     stop the run after that iteration / at the next iteration once set, saving ``last.pt`` first
     (:class:`RunStopped`). Failures are recorded in status.json and raised as :class:`RunFailed`.
     """
+    problems = check_run_config(cfg)
+    if problems:
+        raise ConfigError(problems)
     run_dir = Path(run_dir)
     runs_root = Path(runs_root) if runs_root is not None else run_dir.parent
     record = RunRecord(run_dir)
@@ -533,7 +547,8 @@ def _finish(trainer: Trainer, record: RunRecord, tracker: Tracker, progress: boo
     from benchmark.data import build_dataset
 
     cfg = trainer.cfg
-    atomic_torch_save({"model": trainer.student.state_dict(), "card": trainer.student.card.name}, record.final_weights)
+    final_weights = {"model": trainer.student.state_dict(), "card": cfg.model.name, "options": dict(cfg.model.options)}
+    atomic_torch_save(final_weights, record.final_weights)
     record.log(f"final weights: {record.final_weights}")
     test_set = build_dataset(cfg.data, "test", progress=progress)
     record.update_status(iteration=trainer.iteration, eta_s=None)

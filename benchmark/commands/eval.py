@@ -46,14 +46,15 @@ def _resolve(args: argparse.Namespace) -> tuple[ModelConfig, DataConfig, EvalCon
         model = dataclasses.replace(cfg.model, checkpoint=str(record.final_weights))
         data, eval_cfg = cfg.data, cfg.eval
     elif target.is_file():
-        card = None
         state = torch.load(target, map_location="cpu", weights_only=True)
-        if isinstance(state, dict):
-            card = state.get("card")
+        card = state.get("card") if isinstance(state, dict) else None
+        options = state.get("options") or {} if isinstance(state, dict) and card else {}
         name = args.model or card
         if not name:
             raise UserError(f"{target}: the checkpoint names no model card: pass --model NAME")
-        model, data, eval_cfg = ModelConfig(name=name, checkpoint=str(target)), DataConfig(), EvalConfig()
+        options = options if name == card else {}
+        model = ModelConfig(name=name, options=dict(options), checkpoint=str(target))
+        data, eval_cfg = DataConfig(), EvalConfig()
     else:
         raise FileNotFoundError(f"no run directory or checkpoint at {target}")
     if args.model and target.is_dir():
@@ -77,7 +78,12 @@ def evaluate_target(args: argparse.Namespace) -> tuple[dict[str, float], float]:
     model_cfg, data_cfg, eval_cfg = _resolve(args)
     dataset = build_dataset(data_cfg, args.split)
     device = resolve_device(args.device)
-    detector = build_detector(model_cfg, num_classes=dataset.num_classes).to(device)
+    try:
+        detector = build_detector(model_cfg, num_classes=dataset.num_classes).to(device)
+    except ValueError as exc:  # a checkpoint that does not fit the model
+        from benchmark.cli import UserError
+
+        raise UserError(str(exc)) from None
     return evaluate(detector, dataset, eval_cfg, device)
 
 

@@ -29,6 +29,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-wandb", action="store_true", help="do not mirror the run to W&B")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
+    parser.__class__ = _TrailingOverridesParser
+
+
+class _TrailingOverridesParser(argparse.ArgumentParser):
+    """Lets ``key=value`` overrides follow the options (argparse only fills a ``*`` positional once)."""
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        ns, extras = super().parse_known_args(args, namespace)
+        trailing = [a for a in extras if "=" in a and not a.startswith("-")]
+        if trailing:
+            ns.overrides = [*getattr(ns, "overrides", []), *trailing]
+        return ns, [a for a in extras if a not in trailing]
 
 
 def load_run_config(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
