@@ -12,6 +12,7 @@ Defaults: batch 8, 256 channels, 800x1216 input at strides 8..128 (levels 100x15
 ``--quick`` shrinks everything for a smoke run. Other methods add rows with :func:`loss_case`.
 
     .venv/bin/python scripts/bench_losses.py [--quick] [--device cuda] [--cases fgd,masks/loop] [--repeats 10]
+        [--threads 1] [--batch 8] [--channels 256]
 """
 
 from __future__ import annotations
@@ -224,7 +225,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=None)
     parser.add_argument("--batch", type=int, default=None)
     parser.add_argument("--channels", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 is steadier on a busy box)")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     st = Setting(batch=2, channels=64, input_hw=(400, 608)) if args.quick else Setting()
     st = Setting(
         batch=args.batch or st.batch,
