@@ -285,5 +285,9 @@ def axis_columns(frame: pd.DataFrame) -> list[str]:
 
 
 def varying_axes(frame: pd.DataFrame) -> list[str]:
-    """Axis columns with more than one distinct value in ``frame`` (None counts as a value)."""
-    return [col for col in axis_columns(frame) if frame[col].map(repr).nunique() > 1]
+    """Axis columns with more than one distinct value in ``frame`` (None counts as a value). When the stage
+    count varies, the per-stage columns (``distill.stages.<k>.*``) vary with it and are left out."""
+    axes = [col for col in axis_columns(frame) if frame[col].map(repr).nunique() > 1]
+    if "distill.n_stages" in axes:
+        axes = [a for a in axes if not a.startswith("distill.stages.")]
+    return axes

@@ -281,7 +281,7 @@ def plot_sensitivity(frame: pd.DataFrame, out_dir: str | Path) -> list[Path]:
                 if not points:
                     continue
                 fig, ax = plt.subplots(figsize=(COLUMN_WIDTH, 2.0))
-                for k, setting in enumerate(sorted({p.setting for p in points})):
+                for k, setting in enumerate(dict.fromkeys(p.setting for p in points)):
                     group = [p for p in points if p.setting == setting]
                     sums = [p.cond.summary("mAP") for p in group]
                     x = [p.value for p in group]
@@ -364,7 +364,8 @@ def plot_masks(
                 ax.add_patch(plt.Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor="lime", linewidth=0.6))
             ax.set_xlim(0, w)
             ax.set_ylim(h, 0)
-            vmax = float(max(spatial.max(), enhanced.max())) if spatial.size else 1.0
+            finite = np.concatenate([spatial[np.isfinite(spatial)], enhanced[np.isfinite(enhanced)]])
+            vmax = float(finite.max()) if finite.size else 1.0  # NaN cells (a 1x1 level of one image) stay blank
             axes[r, 1].imshow(spatial, cmap="viridis", vmin=0, vmax=vmax, interpolation="nearest")
             axes[r, 2].imshow(enhanced, cmap="viridis", vmin=0, vmax=vmax, interpolation="nearest")
             axes[r, 3].imshow(mask, cmap="gray", vmin=0, vmax=1, interpolation="nearest")

@@ -296,32 +296,50 @@ def comparison_table(frame: pd.DataFrame, *, digits: int = 1, proposed: Sequence
 # ---------------------------------------------------------------------------- ablation
 
 
-def _on(value: object) -> bool:
-    value = _py(value)
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return False
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        return value != 0
-    return str(value).lower() not in ("", "none", "off", "false", "0")
+ON_VALUES = {"distill.options.dual": "both"}  # string switches whose "on" is one value (our DFMSD reading)
 
 
-def resolve_order(order: Sequence[str], axes: Sequence[str]) -> list[str]:
-    """Map ``ablation_order`` entries (dotted keys, or their last component) onto detected axes."""
+@dataclass(frozen=True)
+class Switch:
+    """One ``ablation_order`` entry resolved onto an axis; ``on`` is the value that means switched on
+    (``None``: truthy = on, i.e. True, non-zero, more than one stage, a string other than none/off/false)."""
+
+    axis: str
+    on: str | None = None
+
+    def is_on(self, value: object) -> bool:
+        value = _py(value)
+        if self.on is not None:
+            return fmt_value(value) == self.on or str(value) == self.on
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return False
+        if self.axis == "distill.n_stages":
+            return int(value) > 1
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int | float):
+            return value != 0
+        return str(value).lower() not in ("", "none", "off", "false", "0")
+
+
+def resolve_order(order: Sequence[str], axes: Sequence[str]) -> list[Switch]:
+    """Map ``ablation_order`` entries onto detected axes. An entry is a dotted key or its last component
+    (``enhance``), optionally with the value that means "on" (``dual=both``); ``stages`` means the stage
+    count. Entries that match no varying axis are ignored."""
     aliases = {"distill.stages": "distill.n_stages", "stages": "distill.n_stages"}
-    out: list[str] = []
+    out: list[Switch] = []
     for entry in order:
-        entry = aliases.get(entry, entry)
-        matches = [a for a in axes if a == entry or a.split(".")[-1] == entry]
-        out.extend(m for m in matches if m not in out)
+        key, _, on = entry.partition("=")
+        key = aliases.get(key.strip(), key.strip())
+        for axis in axes:
+            if (axis == key or axis.split(".")[-1] == key) and axis not in [s.axis for s in out]:
+                out.append(Switch(axis, on.strip() or ON_VALUES.get(axis)))
     return out
 
 
-def _ablation_sort_key(cond: Condition, ordered: Sequence[str], axes: Sequence[str]) -> tuple:
-    vector = [
-        int(_on(cond.first.get(a))) if a != "distill.n_stages" else int(cond.first.get(a, 0) > 1) for a in ordered
-    ]
+def _ablation_sort_key(cond: Condition, switches: Sequence[Switch], axes: Sequence[str]) -> tuple:
+    """Student alone first, then the cumulative rows (all off, +1st, +1st+2nd, ...), then the rest."""
+    vector = [int(s.is_on(cond.first.get(s.axis))) for s in switches]
     lead = next((i for i, v in enumerate(vector) if not v), len(vector))
     cumulative = not any(vector[lead:])
     rest = tuple(repr(_py(cond.first.get(a))) for a in axes)
@@ -348,9 +366,11 @@ def ablation_table(sweep: str, frame: pd.DataFrame, *, order: Sequence[str] = ()
     axes = ablation_axes(runs)
     if not axes:
         return None
-    ordered = resolve_order(order, axes)
-    axes = ordered + [a for a in axes if a not in ordered]
-    conds = sorted(conditions(runs), key=lambda c: _ablation_sort_key(c, ordered, axes))
+    switches = resolve_order(order, axes)
+    ordered = [s.axis for s in switches]
+    lead = ["distill.method"] if "distill.method" in axes else []
+    axes = lead + [a for a in ordered if a not in lead] + [a for a in axes if a not in ordered and a not in lead]
+    conds = sorted(conditions(runs), key=lambda c: _ablation_sort_key(c, switches, axes))
     header = (*(axis_label(a) for a in axes), *(METRIC_HEADERS[m] for m in TABLE_METRICS), "Δ mAP")
     texts: list[list[str]] = []
     means: list[list[float]] = []
@@ -420,15 +440,19 @@ class SensitivityPoint:
 
 def sensitivity_points(runs: pd.DataFrame, axis: str) -> list[SensitivityPoint]:
     """Conditions that set ``axis``, with their value and a label of the other varying axes; sorted."""
-    others = [a for a in varying_axes(runs) if a != axis]
-    points = []
+    distilled = runs[runs["method"] != "none"]
+    others = [a for a in varying_axes(distilled) if a != axis]
+    if distilled["method"].nunique() > 1:
+        others = ["distill.method", *others]
+    keyed = []
     for c in conditions(runs):
         value = _py(c.first.get(axis))
         if value is None or (isinstance(value, float) and math.isnan(value)):
             continue
-        setting = ", ".join(f"{axis_label(a)}={fmt_value(_py(c.first.get(a)))}" for a in others)
-        points.append(SensitivityPoint(setting, float(value), c))
-    return sorted(points, key=lambda p: (p.setting, p.value, p.cond.key))
+        setting = ", ".join(f"{axis_label(a)}={_axis_text(a, c.first.get(a))}" for a in others)
+        order = tuple(repr(_py(c.first.get(a))) for a in others)
+        keyed.append(((order, float(value), c.key), SensitivityPoint(setting, float(value), c)))
+    return [p for _, p in sorted(keyed, key=lambda kp: kp[0])]
 
 
 def sensitivity_table(sweep: str, frame: pd.DataFrame, axis: str, *, digits: int = 1) -> Table:
@@ -439,7 +463,7 @@ def sensitivity_table(sweep: str, frame: pd.DataFrame, axis: str, *, digits: int
     metrics = ("mAP", "AP50", "AP75")
     header = (*(("Setting",) if show_setting else ()), label, *(METRIC_HEADERS[m] for m in metrics), "Δ mAP")
     rows, records, breaks = [], [], []
-    for setting in sorted({p.setting for p in points}):
+    for setting in dict.fromkeys(p.setting for p in points):  # in the points' order
         group = [p for p in points if p.setting == setting]
         texts, means = [], []
         for p in group:

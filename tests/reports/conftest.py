@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -108,11 +108,6 @@ def make_curves(seed: int, method: str, final_map: float) -> dict[str, list[dict
     return {"train": train, "eval": evals}
 
 
-@pytest.fixture
-def record_writer() -> Callable[..., Path]:
-    return write_run
-
-
 def comparison_sweep(root: Path) -> Path:
     """Pair T→S with three seeds: none (0.30, 0.32, 0.34), fgd (+0.02 each), dfmsd (+0.03, +0.05, +0.04);
     one failed dfmsd seed and one running mgd run."""
@@ -147,3 +142,9 @@ def comparison_sweep(root: Path) -> Path:
 @pytest.fixture
 def cmp_sweep(tmp_path: Path) -> Path:
     return comparison_sweep(tmp_path)
+
+
+@pytest.fixture
+def rec() -> SimpleNamespace:
+    """The record builders of this module, for tests that write their own record sets."""
+    return SimpleNamespace(make_config=make_config, write_run=write_run, make_curves=make_curves)
