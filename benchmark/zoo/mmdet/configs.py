@@ -2,9 +2,9 @@
 
 A name after the ``mmdet:`` prefix is one of
 
-* a config file: ``mmdet:/path/to/retinanet_r50_fpn_2x_coco.py`` (anything ending in ``.py``);
-* a config packaged with mmdet (``mmdet/.mim/configs``), by file stem, with or without its folder:
-  ``mmdet:retinanet_r50_fpn_2x_coco`` or ``mmdet:retinanet/retinanet_r50_fpn_2x_coco``;
+* a config file: ``mmdet:/path/to/retinanet_r50_fpn_2x_coco.py`` (an existing ``.py`` file);
+* a config packaged with mmdet (``mmdet/.mim/configs``), by file stem, with or without its folder and
+  ``.py``: ``mmdet:retinanet_r50_fpn_2x_coco`` or ``mmdet:retinanet/retinanet_r50_fpn_2x_coco.py``;
 * a tiny CPU test model of :data:`TINY_CONFIGS` (``mmdet:tiny_retinanet``, ...): a packaged base model
   with a ResNet-18-layout backbone of 16 base channels, a 32-channel FPN and one-conv heads.
 
@@ -152,15 +152,15 @@ def list_packaged_configs() -> list[str]:
 
 
 def _config_path(name: str) -> Path:
-    if name.endswith(".py"):
-        path = Path(name).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(f"model.name: {PREFIX}{name}: no such config file")
+    path = Path(name).expanduser()
+    if name.endswith(".py") and path.is_file():
         return path
     index = _packaged_index()
     key = name.removesuffix(".py")
     if key in index:
         return index[key]
+    if name.endswith(".py"):
+        raise FileNotFoundError(f"model.name: {PREFIX}{name}: no such config file")
     close = difflib.get_close_matches(key, list(index) + list(TINY_CONFIGS), n=4, cutoff=0.6)
     hint = f"; close: {', '.join(close)}" if close else ""
     raise ConfigError(
