@@ -22,6 +22,7 @@ from benchmark.zoo.base import Detector, FeatureBatch
 from benchmark.zoo.card import FPNLevel, ModelCard
 from benchmark.zoo.faster_rcnn import FASTER_RCNN_MNV2_FPN256, faster_rcnn_mnv2_fpn256
 from benchmark.zoo.fcos import FCOS_MNV2_FPN64, fcos_mnv2_fpn64
+from benchmark.zoo.mmdet.configs import is_mmdet_name
 from benchmark.zoo.retinanet import (
     RETINANET_MNV2_FPN64,
     RETINANET_MNV2_FPN256,
@@ -39,6 +40,7 @@ __all__ = [
     "build_detector",
     "builder_options",
     "get_card",
+    "known_model",
     "list_models",
 ]
 
@@ -65,7 +67,16 @@ def _entry(name: str) -> ModelEntry:
     return MODELS.get(name)
 
 
+def known_model(name: str) -> bool:
+    """A registered zoo name, or an ``mmdet:`` model (any mmdet config; see :mod:`benchmark.zoo.mmdet`)."""
+    return name in MODELS or is_mmdet_name(name)
+
+
 def get_card(name: str) -> ModelCard:
+    if is_mmdet_name(name):
+        from benchmark.zoo.mmdet import mmdet_card
+
+        return mmdet_card(name)
     return _entry(name).card
 
 
@@ -91,6 +102,10 @@ def _type_ok(value: Any, annotation: Any) -> bool:
 
 
 def _option_problems(name: str, options: Mapping[str, Any]) -> list[str]:
+    if is_mmdet_name(name):
+        from benchmark.zoo.mmdet.configs import option_problems
+
+        return option_problems(dict(options))
     accepted = builder_options(name)
     hints = typing.get_type_hints(_entry(name).builder)
     problems = []
@@ -121,6 +136,10 @@ def load_checkpoint(detector: Detector, path: str | Path) -> None:
 
 def build_detector(cfg: ModelConfig, *, num_classes: int) -> Detector:
     """Build ``cfg.name`` with ``cfg.options`` for ``num_classes`` foreground classes, then load ``cfg.checkpoint``."""
+    if is_mmdet_name(cfg.name):
+        from benchmark.zoo.mmdet import build_mmdet_detector
+
+        return build_mmdet_detector(cfg, num_classes=num_classes)
     entry = _entry(cfg.name)
     problems = _option_problems(cfg.name, cfg.options)
     if problems:
