@@ -150,6 +150,7 @@ def _resolve_teacher_refs(raw: dict, teachers: Mapping[str, dict], keyed: list[t
         else:
             known = ", ".join(sorted(teachers)) or "none defined"
             keyed.append((key, f"unknown teacher {ref!r} (teachers: {known})"))
+            del holder["teacher"]  # reported once, not again as "expected a mapping"
 
 
 def _finish(cfg: RunConfig, sweep: Sweep) -> RunConfig:

@@ -71,9 +71,11 @@ class Sweep:
     overrides: tuple[str, ...] = ()
 
     def points(self) -> list[Point]:
-        """Every point: the product of the axes minus excluded ones, then the include entries."""
+        """Every point: the product of the axes minus excluded ones, then the include entries (a sweep with
+        include entries and no axes is just those entries, not the bare base as well)."""
         out = []
-        for combo in itertools.product(*(axis.values for axis in self.axes)):
+        product = itertools.product(*(axis.values for axis in self.axes)) if self.axes or not self.include else ()
+        for combo in product:
             point = self._point(combo, {axis.name: a.label for axis, a in zip(self.axes, combo)})
             if not any(_matches(rule, point.raw) for rule in self.exclude):
                 out.append(point)
@@ -114,6 +116,8 @@ def sweep_from_dict(data: Any, source: str, overrides: Iterable[str] = (), *, de
     problems: list[str] = []
     if not isinstance(data, dict):
         raise ConfigError([f"{source}: <top>: expected a mapping with keys {', '.join(TOP_KEYS)}"])
+    if not set(data) & set(TOP_KEYS[2:]) and set(data) & (CONFIG_ROOTS - {"name"}):
+        data = {"name": default_name, "base": data}  # a plain run config is a sweep of one run
     for key in data:
         if key not in TOP_KEYS:
             problems.append(f"{source}: {key}: unknown sweep key (allowed: {', '.join(TOP_KEYS)})")

@@ -1,0 +1,107 @@
+"""The run DAG: teachers shared and trained once, stage-wise runs depending on every stage teacher, ordering."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from benchmark.config import teacher_run_config
+from benchmark.sweep import build_plan, load_plan, sweep_from_dict, topological_order
+from benchmark.zoo import MODELS, ModelEntry, get_card
+
+BASE = {"data": {"dataset": "synthetic"}, "model": {"name": "retinanet_mnv2_fpn64"}}
+TEACHERS = {
+    "frcnn": {"model": {"name": "faster_rcnn_mnv2_fpn256"}},
+    "retina": {"model": {"name": "retinanet_mnv2_fpn256"}},
+}
+
+
+def plan(data):
+    return build_plan(sweep_from_dict({"base": BASE, "teachers": TEACHERS, **data}, "t.yaml"))
+
+
+def test_teacher_trained_once_and_shared():
+    p = plan({"grid": {"distill.method": ["mimic", "fgd", "mgd"], "distill.teacher": ["frcnn"], "seed": [0, 1]}})
+    teachers = [r for r in p.runs.values() if r.role == "teacher"]
+    assert len(teachers) == 1
+    students = [r for r in p.runs.values() if r.role == "student"]
+    assert len(students) == 6 and all(s.deps == (teachers[0].run_id,) for s in students)
+    for s in students:  # the dependency is exactly the run the trainer will look up
+        assert teacher_run_config(s.config, s.config.distill.teacher).run_id() == teachers[0].run_id
+    order = p.order()
+    assert order.index(teachers[0].run_id) < min(order.index(s.run_id) for s in students)
+
+
+def test_stage_wise_run_depends_on_every_stage_teacher():
+    stages = [{"teacher": "retina", "fraction": 0.5}, {"teacher": "frcnn", "fraction": 0.5}]
+    p = plan({"include": [{"distill.method": "dfmsd", "distill.stages": stages}]})
+    (student,) = [r for r in p.runs.values() if r.role == "student"]
+    assert len(student.deps) == 2 and set(student.deps) == {r.run_id for r in p.runs.values() if r.role == "teacher"}
+    assert student.config.distill.teacher is None  # stages override a base teacher
+
+
+def test_explicit_checkpoint_is_no_dependency(tmp_path):
+    ckpt = tmp_path / "t.pt"
+    ckpt.write_bytes(b"x")
+    teacher = {"model": {"name": "faster_rcnn_mnv2_fpn256"}, "checkpoint": str(ckpt)}
+    p = plan({"include": [{"distill.method": "mimic", "distill.teacher": teacher}]})
+    assert len(p.runs) == 1 and next(iter(p.runs.values())).deps == ()
+
+
+def test_plain_students_drop_their_teacher_and_are_shared_across_pairs():
+    p = plan({"grid": {"distill.method": ["none", "mimic"], "distill.teacher": ["frcnn", "retina"]}})
+    nones = [r for r in p.runs.values() if r.method == "none" and r.role == "student"]
+    assert len(nones) == 1 and nones[0].deps == () and nones[0].config.distill.teacher is None
+    assert len(p.runs) == 1 + 2 + 2  # none, two mimic students, two teachers
+
+
+def test_unmatchable_pair_is_reported(monkeypatch):
+    import dataclasses
+
+    from benchmark.zoo.card import FPNLevel
+
+    card = dataclasses.replace(get_card("retinanet_mnv2_fpn256"), name="coarse_only", levels=(FPNLevel("p7", 64, 128),))
+    monkeypatch.setitem(MODELS._items, "coarse_only", ModelEntry(card, MODELS.get("retinanet_mnv2_fpn256").builder))
+    with pytest.raises(Exception) as info:
+        plan({"grid": {"distill.method": ["mimic"], "distill.teacher": [{"model": {"name": "coarse_only"}}]}})
+    assert "grid distill.teacher=" in str(info.value) and "no shared FPN stride" in str(info.value)
+
+
+def test_shipped_sweeps_plan(request):
+    root = request.config.rootpath / "sweeps"
+    counts = {p.stem: len(load_plan(p).runs) for p in sorted(root.rglob("*.yaml"))}
+    assert counts["smoke"] == 5 and counts["quickstart"] == 3 and counts["neon_methods"] == 50
+    assert {"dual", "enhance", "sem_align", "stages", "mask_select", "ratio", "temp"} <= set(counts)
+
+
+def test_quickstart_sweep_has_the_quickstart_run_ids(request):
+    from benchmark.quickstart import quickstart_configs
+
+    teacher, students = quickstart_configs()
+    p = load_plan(request.config.rootpath / "sweeps" / "quickstart.yaml")
+    assert set(p.runs) == {teacher.run_id(), *(s.run_id() for s in students)}
+
+
+@st.composite
+def dags(draw):
+    n = draw(st.integers(1, 12))
+    nodes = [f"r{i}" for i in draw(st.permutations(range(n)))]
+    deps = {nodes[i]: draw(st.sets(st.sampled_from(nodes[:i]), max_size=3)) if i else set() for i in range(n)}
+    return nodes, deps
+
+
+@settings(max_examples=60, deadline=None)
+@given(dags(), st.randoms(use_true_random=False))
+def test_topological_order_puts_dependencies_first(dag, rnd):
+    nodes, deps = dag
+    shuffled = rnd.sample(nodes, len(nodes))
+    order = topological_order(shuffled, deps)
+    assert sorted(order) == sorted(nodes)
+    pos = {n: i for i, n in enumerate(order)}
+    assert all(pos[d] < pos[n] for n, ds in deps.items() for d in ds)
+
+
+def test_cycle_and_unknown_dependency_are_errors():
+    with pytest.raises(ValueError, match="cycle"):
+        topological_order(["a", "b"], {"a": {"b"}, "b": {"a"}})
+    with pytest.raises(ValueError, match="unknown"):
+        topological_order(["a"], {"a": {"z"}})
