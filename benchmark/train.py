@@ -277,15 +277,28 @@ class Trainer:
         atomic_torch_save(self.state_dict(), path)
 
     # one step
-    def step(self) -> dict[str, float]:
-        """One training iteration; returns the float value of every loss term, ``loss``, ``kd`` and ``lr``."""
+    def next_batch(self) -> tuple[list[Tensor], list[dict[str, Tensor]]]:
+        """The next training batch (the stream's images and flips), on the device."""
         from benchmark.data import collate
 
-        cfg = self.cfg
-        t0 = time.perf_counter()
-        lr = set_lr(self.optimizer, self.iteration, cfg.train)
         batch = collate([self.train_set.get(i, hflip=f) for i, f in self.stream.next_batch()])
-        images, targets = _to_device(batch, self.device)
+        return _to_device(batch, self.device)
+
+    def step(self) -> dict[str, float]:
+        """One training iteration on the next batch, timed (data loading included)."""
+        t0 = time.perf_counter()
+        values = self.train_step(*self.next_batch())
+        _sync(self.device)
+        self.step_times.append(time.perf_counter() - t0)
+        return values
+
+    def train_step(self, images: list[Tensor], targets: list[dict[str, Tensor]]) -> dict[str, float]:
+        """Teacher features (no grad), student losses + features, distillation terms, backward, clip, step.
+
+        Returns the float value of every loss term, ``loss`` (total), ``kd`` (sum of the kd terms), ``lr``.
+        """
+        cfg = self.cfg
+        lr = set_lr(self.optimizer, self.iteration, cfg.train)
         feats_t = None
         if self.teacher is not None:
             _sync(self.device)
@@ -318,8 +331,6 @@ class Trainer:
             params = [p for g in self.optimizer.param_groups for p in g["params"]]
             torch.nn.utils.clip_grad_norm_(params, cfg.train.grad_clip)
         self.optimizer.step()
-        _sync(self.device)
-        self.step_times.append(time.perf_counter() - t0)
         self.iteration += 1
         out = dict(zip(losses, values[1:]))
         out["loss"] = values[0]

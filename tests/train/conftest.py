@@ -20,6 +20,8 @@ from benchmark.config import (
     TrainConfig,
 )
 
+USER_CACHE = os.environ.get("DFMSD_BENCH_CACHE")  # before the session fixture points it elsewhere
+
 DATA = DataConfig(dataset="synthetic", synthetic_images=8, synthetic_size=64)
 STUDENT = ModelConfig(name="retinanet_mnv2_fpn64", options={"pretrained_backbone": False, "fpn_channels": 32})
 FRCNN = ModelConfig(
