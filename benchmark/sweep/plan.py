@@ -214,10 +214,10 @@ def topological_order(nodes: list[str], deps: Mapping[str, Iterable[str]]) -> li
 def estimate_flops(cfg: RunConfig) -> float | None:
     """Rough training FLOPs from the cards: 3 × student forward × iterations × batch, plus the teachers'
     forwards over their share of the iterations; forwards scaled from the card's input to ``input_size``²."""
-    from benchmark.zoo import MODELS, get_card
+    from benchmark.zoo import get_card, known_model
 
     names = [cfg.model.name, *(s.teacher.model.name for s in cfg.distill.stage_list())]
-    if any(n not in MODELS for n in names):
+    if any(not known_model(n) for n in names):
         return None
     images = cfg.train.iterations * cfg.train.batch_size
 

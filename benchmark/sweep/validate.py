@@ -134,9 +134,9 @@ def data_problems(data: DataConfig) -> list[Problem]:
 
 
 def _card(name: str, key: str, problems: list[Problem]) -> ModelCard | None:
-    from benchmark.zoo import MODELS, get_card
+    from benchmark.zoo import MODELS, get_card, known_model
 
-    if name not in MODELS:
+    if not known_model(name):  # a registered name or an mmdet: config
         problems.append((key, f"unknown model {name!r}; known: {', '.join(MODELS.names())}"))
         return None
     return get_card(name)
