@@ -33,7 +33,7 @@ def _curves(run_dir):
 
 
 def test_resume_is_bit_exact(tmp_path, make_run, teacher_ckpts):
-    cfg = make_run("mimic", teacher=TeacherConfig(model=FRCNN, checkpoint=str(teacher_ckpts["frcnn"])))
+    cfg = make_run("mimic", teacher=TeacherConfig(model=FRCNN, checkpoint=str(teacher_ckpts["frcnn"])), device="cpu")
     full = tmp_path / "full"
     train_run(cfg, full, progress=False)
 
@@ -107,7 +107,7 @@ def test_stage_switch_and_resume_in_stage_two(tmp_path, make_run, teacher_ckpts)
             options={"loss_weight": 0.5},
         ),
     )
-    cfg = make_run("mimic", stages=stages, iterations=4, checkpoint_every=1, log_every=1)
+    cfg = make_run("mimic", stages=stages, iterations=4, checkpoint_every=1, log_every=1, device="cpu")
     full = tmp_path / "full"
     metrics = train_run(cfg, full, progress=False)
     assert [(s["start"], s["end"], s["teacher"]) for s in metrics["stages"]] == [
