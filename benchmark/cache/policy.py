@@ -105,10 +105,10 @@ class Budget:
         return round(sum(self.level_bytes.values()) * self.images * self.transforms)
 
     def describe(self) -> str:
-        per = " + ".join(f"{name} {_size(b)}" for name, b in self.level_bytes.items())
+        per = " + ".join(f"{name} {size_text(b)}" for name, b in self.level_bytes.items())
         return (
             f"({per}) per image per transform x {self.images} images x {self.transforms} transforms "
-            f"= {_size(self.total)} {self.dtype}"
+            f"= {size_text(self.total)} {self.dtype}"
         )
 
 
@@ -168,15 +168,14 @@ def decide(
         return Decision(dtype, f"a cache would be inexact: {reason}", None)
     budget = estimate_budget(levels, shapes, n_transforms, dtype)
     if budget.total > distill.teacher_cache_max_gb * 1e9:
+        limit = distill.teacher_cache_max_gb
         return Decision(
-            dtype,
-            f"a cache would take {_size(budget.total)} > distill.teacher_cache_max_gb={distill.teacher_cache_max_gb:g}",
-            budget,
+            dtype, f"a cache would take {size_text(budget.total)} > distill.teacher_cache_max_gb={limit:g}", budget
         )
     return Decision(dtype, None, budget)
 
 
-def _size(n: float) -> str:
+def size_text(n: float) -> str:
     for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
         if n >= scale:
             return f"{n / scale:.1f} {unit}"

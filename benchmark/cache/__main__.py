@@ -1,0 +1,5 @@
+import sys
+
+from benchmark.cache.prepare import main
+
+sys.exit(main())

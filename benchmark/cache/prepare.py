@@ -1,0 +1,82 @@
+"""The cache-build step between a teacher run and its students: ``python -m benchmark.cache --run-dir DIR``.
+
+:func:`prepare_teacher_caches` builds (or verifies) every teacher cache a student run will read, the same
+way the trainer would at its start (:func:`~benchmark.cache.source.teacher_source`, under the cache's
+file lock), so a scheduler can run it once as its own DAG node after the teacher and before the students.
+Without that node nothing breaks: the first student to start builds the cache and the others wait on the
+lock, then read it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from benchmark.cache.key import default_cache_root
+from benchmark.cache.source import CachedTeacher, teacher_source
+from benchmark.config import ConfigError, RunConfig
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def prepare_teacher_caches(
+    cfg: RunConfig, runs_root: str | Path, *, log: Callable[[str], None] = _stderr, progress: bool = True
+) -> int:
+    """Build or verify the teacher caches of student run ``cfg`` (teacher runs must be done); returns how many
+    of its stage teachers read a cache (the others run live, each with its one-line reason logged)."""
+    from benchmark.data import build_dataset
+    from benchmark.train import resolve_device, teacher_weights
+    from benchmark.zoo import build_detector
+
+    runs_root = Path(runs_root)
+    teachers: list = []
+    for stage in cfg.distill.stage_list():
+        if stage.teacher not in teachers:  # configs hold dicts: deduplicate by equality
+            teachers.append(stage.teacher)
+    if not teachers:
+        return 0
+    torch.set_num_threads(cfg.train.num_threads)
+    device = resolve_device(cfg.train.device)
+    dataset = build_dataset(cfg.data, "train", progress=progress)
+    cached = 0
+    for teacher_cfg in teachers:
+        path, _ = teacher_weights(cfg, teacher_cfg, runs_root)
+        model = dataclasses.replace(teacher_cfg.model, checkpoint=str(path))
+        teacher = build_detector(model, num_classes=dataset.num_classes).to(device).freeze()
+        source = teacher_source(
+            teacher,
+            cfg=cfg,
+            teacher_model=model,
+            weights=path,
+            dataset=dataset,
+            cache_root=default_cache_root(runs_root),
+            log=log,
+            progress=progress,
+        )
+        cached += isinstance(source, CachedTeacher)
+    return cached
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build the teacher caches of the student run in ``--run-dir``; exit 0 when done (cached or live)."""
+    from benchmark.record import RunRecord, one_line
+
+    parser = argparse.ArgumentParser(prog="python -m benchmark.cache", description=main.__doc__)
+    parser.add_argument("--run-dir", type=Path, required=True, help="student run directory holding config.yaml")
+    parser.add_argument("--runs-root", type=Path, default=None, help="where teacher runs live (default: parent)")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        cfg = RunRecord(args.run_dir).load_config()
+        prepare_teacher_caches(cfg, args.runs_root or args.run_dir.parent, progress=not args.no_progress)
+    except (ConfigError, FileNotFoundError, ValueError, RuntimeError) as exc:
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
+        return 1
+    return 0
