@@ -4,7 +4,8 @@ Rebuilds what the run had at its end: the student from ``checkpoints/model_final
 teacher (the same weights the trainer resolved), and the per-level criteria from ``checkpoints/last.pt``
 with the options of that stage. One test image passes through both detectors' FPNs and the criteria in
 eval mode; each level's ``DFMSDLoss.last_masks`` gives the kept spatial mask (1 kept, 0 masked), the channel
-mask and the spatial attention after enhancement. The teacher spatial attention before enhancement and
+mask and the spatial attention after enhancement (the test image is passed in a batch of the run's batch
+size, so that batch statistics match training). The teacher spatial attention before enhancement and
 the channel attention are :func:`dfmsd.attention.attention_maps` of the teacher map as the criterion saw it
 (PKD-standardised first when ``sem_align='pkd'`` runs before the masks).
 """
@@ -12,6 +13,7 @@ the channel attention are :func:`dfmsd.attention.attention_maps` of the teacher 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,13 +82,16 @@ def mask_inputs_from_run(
 
     dev = torch.device(device)
     student, teacher, criterion = student.to(dev).eval(), teacher.to(dev), criterion.to(dev).eval()
-    image = sample.image.to(dev)
-    boxes = sample.target["boxes"].to(dev)
+    # A batch of the run's batch size (the shown image first): batch statistics (PKD standardisation over
+    # N, H, W) then match training, and a 1x1 level is not degenerate.
+    batch = [sample] + [test_set[(image_index + k) % len(test_set)] for k in range(1, max(1, cfg.train.batch_size))]
+    images = [s.image.to(dev) for s in batch]
+    boxes = [s.target["boxes"].to(dev) for s in batch]
     generator = torch.Generator().manual_seed(cfg.seed)
     with torch.no_grad():
-        feats_s = student.extract_features([image])
-        feats_t = teacher.extract_features([image])
-        criterion(feats_s.features, feats_t.features, [boxes], feats_s.img_metas, generator=generator)
+        feats_s = student.extract_features(images)
+        feats_t = teacher.extract_features(images)
+        criterion(feats_s.features, feats_t.features, boxes, feats_s.img_metas, generator=generator)
     per_level: dict[str, dict[str, Tensor]] = {}
     for pair in criterion.pairs:
         crit = criterion.criteria[pair.student.name]
@@ -95,10 +100,14 @@ def mask_inputs_from_run(
         if getattr(crit, "sem_align", "none") == "pkd" and getattr(crit, "align_position", "") == "before":
             seen = channel_standardize(seen)
         att_s, att_c = attention_maps(seen, crit.temp)
+        # the shown image's valid cells (the batch is padded to its largest image)
+        (h, w), (ph, pw) = feats_s.img_metas[0]["img_shape"], feats_s.img_metas[0]["pad_shape"]
+        rows, cols = math.ceil(att_s.shape[-2] * h / ph), math.ceil(att_s.shape[-1] * w / pw)
+        kept = masks["spatial"][0, 0] if "spatial" in masks else torch.ones_like(att_s[0])
         level: dict[str, Any] = {
-            "attention_spatial": att_s[0].cpu(),
-            "attention_enhanced": masks["attention_spatial"][0].cpu(),
-            "mask_spatial": (masks["spatial"][0, 0] if "spatial" in masks else torch.ones_like(att_s[0])).cpu(),
+            "attention_spatial": att_s[0, :rows, :cols].cpu(),
+            "attention_enhanced": masks["attention_spatial"][0, :rows, :cols].cpu(),
+            "mask_spatial": kept[:rows, :cols].cpu(),
             "attention_channel": att_c[0].cpu(),
         }
         if "channel" in masks:

@@ -1,0 +1,92 @@
+"""Published numbers: the transcriptions, no DFMSD number anywhere, matching by key, schema errors."""
+
+import pytest
+
+from reports.load import load_runs
+from reports.paper import load_paper_rows, paper_entries, paper_table
+
+
+def rows_of(method):
+    return [r for r in load_paper_rows() if r.method == method]
+
+
+def test_every_row_has_a_source_and_known_key_fields():
+    rows = load_paper_rows()
+    assert {r.method for r in rows} >= {"fgd", "mgd", "fkd", "pkd", "dmkd", "dfmsd"}
+    assert all(r.source for r in rows)
+
+
+def test_dfmsd_values_are_never_filled():
+    dfmsd = rows_of("dfmsd")
+    assert len(dfmsd) >= 5
+    for r in dfmsd:
+        assert r.metrics and all(v is None for v in r.metrics.values())
+        assert not r.gain and not r.student_alone and not r.teacher_metrics
+    dmkd = rows_of("dmkd")  # the abstract publishes gains only
+    assert sorted(r.gain["mAP"] for r in dmkd) == [4.1, 4.3]
+    assert all(v is None for r in dmkd for v in r.metrics.values())
+
+
+def test_transcribed_values():
+    by = {(r.method, r.teacher, r.student, r.schedule): r for r in load_paper_rows()}
+    fgd = by[("fgd", "retinanet_x101_64x4d_fpn_1x", "retinanet_r50_fpn", "2x")]
+    assert (fgd.metrics["mAP"], fgd.student_alone["mAP"]) == (40.7, 37.4)
+    pkd = by[("pkd", "fcos_x101_64x4d_fpn_gn-head_mstrain_2x", "retinanet_r50_fpn", "1x")]
+    assert (pkd.metrics["mAP"], pkd.student_alone["mAP"], pkd.teacher_metrics["mAP"]) == (40.3, 36.5, 42.6)
+    fkd = by[("fkd", "faster_rcnn_r101_fpn_1x", "faster_rcnn_r50_fpn", "1x")]
+    assert (fkd.metrics["mAP"], fkd.teacher_metrics["mAP"]) == (39.3, 39.4)
+    mgd = by[("mgd", "cascade_mask_rcnn_x101_32x4d_fpn_dconv_c3-c5_1x", "faster_rcnn_r50_fpn", "2x")]
+    assert mgd.metrics["mAP"] == 42.1
+
+
+def test_measured_values_beside_paper(tmp_path, rec):
+    (tmp_path / "p.yaml").write_text(
+        "rows:\n"
+        "  - {method: fgd, teacher: big, student: small, schedule: 2x, metrics: {mAP: 40.0, AP50: null},\n"
+        "     student_alone: {mAP: 37.0}, teacher_metrics: {mAP: 45.0}, source: 'test table'}\n"
+        "  - {method: dfmsd, teacher: big, student: small, schedule: 2x, metrics: {mAP: null}, source: 'n/a'}\n"
+    )
+    sweep = tmp_path / "s"
+    for seed, v in ((0, 0.36), (1, 0.38)):
+        rec.write_run(sweep, rec.make_config(model="small", seed=seed, tags=("schedule:2x",)), mAP=v)
+        cfg = rec.make_config(model="small", method="fgd", teacher="big", seed=seed, tags=("schedule:2x",))
+        rec.write_run(sweep, cfg, mAP=v + 0.03, teacher_mAP=0.44)
+        other = rec.make_config(model="small", method="fgd", teacher="big", seed=seed, iterations=80)
+        rec.write_run(sweep, other, mAP=0.9)  # schedule "80it": not the paper's 2x
+    frame = load_runs([sweep])
+    entries = {(e.row.method, e.metric): e for e in paper_entries(frame, load_paper_rows([tmp_path / "p.yaml"]))}
+    fgd = entries[("fgd", "mAP")]
+    assert (fgd.measured.mean, fgd.measured.n) == (pytest.approx(40.0), 2)
+    assert fgd.diff == pytest.approx(0.0) and fgd.paper_gain == pytest.approx(3.0)
+    assert fgd.measured_gain.mean == pytest.approx(3.0) and fgd.measured_alone.mean == pytest.approx(37.0)
+    assert fgd.measured_teacher.mean == pytest.approx(44.0)
+    assert entries[("fgd", "AP50")].paper is None and entries[("fgd", "AP50")].measured.mean == pytest.approx(60.0)
+    table = paper_table(frame, load_paper_rows([tmp_path / "p.yaml"]))
+    cells = {tuple(c.text for c in row[:5]): [c.text for c in row] for row in table.rows}
+    row = cells[("FGD", "big → small", "2x", "mAP", "40.0")]
+    assert row[5:11] == [
+        "40.0 ± 1.4 (2)",
+        "+0.0",
+        "+3.0",
+        "+3.0 ± 0.0 (2)",
+        "37.0 / 37.0 ± 1.4 (2)",
+        "45.0 / 44.0 ± 0.0 (2)",
+    ]
+    assert cells[("DFMSD", "big → small", "2x", "mAP", "n/a")][5] == "–"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("rows: 3\n", "'rows' list"),
+        ("rows:\n  - {method: x, source: s, bogus: 1}\n", "unknown key"),
+        ("rows:\n  - {method: x}\n", "required"),
+        ("rows:\n  - {method: x, source: s, metrics: {mAP: high}}\n", "number or null"),
+    ],
+)
+def test_schema_errors_name_the_file(tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message) as info:
+        load_paper_rows([path])
+    assert "bad.yaml" in str(info.value)
