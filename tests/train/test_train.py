@@ -131,3 +131,38 @@ def test_stage_switch_and_resume_in_stage_two(tmp_path, make_run, teacher_ckpts)
     assert (cut / "checkpoints" / "stage1_end.pt").exists()
     _assert_same_weights(full, cut)
     assert _curves(full) == _curves(cut)
+
+
+@pytest.mark.parametrize("reinit", [True, False])
+def test_switch_carries_or_reinits_criteria_and_keeps_student_state(tmp_path, make_run, teacher_ckpts, reinit):
+    import dataclasses
+
+    retina = TeacherConfig(model=RETINA, checkpoint=str(teacher_ckpts["retina"]))
+    frcnn = TeacherConfig(model=FRCNN, checkpoint=str(teacher_ckpts["frcnn"]))
+    cfg = make_run("mimic", stages=(StageConfig(teacher=retina), StageConfig(teacher=frcnn)))
+    cfg = dataclasses.replace(cfg, distill=dataclasses.replace(cfg.distill, reinit_on_switch=reinit))
+    trainer = Trainer(cfg, RunRecord(tmp_path), runs_root=tmp_path, progress=False)
+    trainer.step()
+    old = {k: v.clone() for k, v in trainer.criterion.state_dict().items()}
+    student_state = {id(p): trainer.optimizer.state[p] for p in trainer.student.parameters() if p.requires_grad}
+    trainer.switch_stage(1)
+    assert trainer.stage == 1 and trainer.teacher.card.family == "faster_rcnn"
+    new = trainer.criterion.state_dict()
+    same = all(torch.equal(v, old[k]) for k, v in new.items())
+    assert same is (not reinit)
+    group = next(g for g in trainer.optimizer.param_groups if g["name"] == "criterion")
+    assert [id(p) for p in group["params"]] == [id(p) for p in trainer.criterion.parameters()]
+    assert all(
+        trainer.optimizer.state[p] is student_state[id(p)] for p in trainer.student.parameters() if p.requires_grad
+    )
+    trainer.step()  # the new criterion trains
+
+
+def test_same_teacher_is_not_reloaded(tmp_path, make_run, teacher_ckpts):
+    frcnn = TeacherConfig(model=FRCNN, checkpoint=str(teacher_ckpts["frcnn"]))
+    stages = (StageConfig(teacher=frcnn), StageConfig(teacher=frcnn, options={"loss_weight": 2.0}))
+    trainer = Trainer(make_run("mimic", stages=stages), RunRecord(tmp_path), runs_root=tmp_path, progress=False)
+    teacher = trainer.teacher
+    trainer.switch_stage(1)
+    assert trainer.teacher is teacher
+    assert all(c.loss_weight == 2.0 for c in trainer.criterion.criteria.values())
