@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -102,6 +105,15 @@ def test_train_command(tmp_path, make_run, capsys):
     run_dirs = list((out / "runs").iterdir())
     assert len(run_dirs) == 1 and str(run_dirs[0]) in text and "mAP" in text
     assert RunRecord(run_dirs[0]).load_config().train.iterations == 3
+    # what a sweep executor runs: exit 0 iff done (already done here: nothing is retrained)
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmark.train", "--run-dir", str(run_dirs[0]), "--no-progress"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=300,
+    )
+    assert proc.returncode == 0 and "done, mAP" in proc.stdout, proc.stderr
     assert cli_main(["train", str(path), "--out", str(out), "train.optimizer=lion", "distill.method=fgd"]) == 2
     err = capsys.readouterr().err
     assert "train.optimizer: unknown optimizer 'lion'" in err and "distill.teacher: method 'fgd' needs a teacher" in err
