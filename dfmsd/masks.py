@@ -21,29 +21,54 @@ import torch
 from torch import Tensor
 
 
-def box_cell_extents(boxes: Tensor, img_shape: tuple[int, int], height: int, width: int) -> Tensor:
-    """Inclusive cell extents ``(hmin, hmax, wmin, wmax)`` as an int64 (n, 4) tensor."""
-    img_h, img_w = int(img_shape[0]), int(img_shape[1])
-    x1 = torch.floor(boxes[:, 0] / img_w * width)
-    x2 = torch.ceil(boxes[:, 2] / img_w * width)
-    y1 = torch.floor(boxes[:, 1] / img_h * height)
-    y2 = torch.ceil(boxes[:, 3] / img_h * height)
+def _scale(coord: Tensor, size: Tensor | int, cells: int) -> Tensor:
+    """``coord / size * cells`` rounded as the official loop rounds ``coord / <python number> * cells`` on this
+    device: true division on the CPU; on CUDA ATen multiplies by the float reciprocal of a scalar divisor, so a
+    per-box divisor tensor does the same (``1 / size`` first) to stay bit-exact."""
+    if isinstance(size, Tensor) and coord.device.type == "cuda":
+        return coord * (1.0 / size) * cells
+    return coord / size * cells
+
+
+def box_cell_extents(boxes: Tensor, img_shape: tuple[int, int] | Tensor, height: int, width: int) -> Tensor:
+    """Inclusive cell extents ``(hmin, hmax, wmin, wmax)`` as an int64 (n, 4) tensor. ``img_shape`` is one
+    ``(h, w)`` for all boxes or a per-box (n, 2) tensor of ``(h, w)`` on the boxes' device."""
+    if isinstance(img_shape, Tensor):
+        img_h, img_w = img_shape[:, 0], img_shape[:, 1]
+    else:
+        img_h, img_w = int(img_shape[0]), int(img_shape[1])
+    x1 = torch.floor(_scale(boxes[:, 0], img_w, width))
+    x2 = torch.ceil(_scale(boxes[:, 2], img_w, width))
+    y1 = torch.floor(_scale(boxes[:, 1], img_h, height))
+    y2 = torch.ceil(_scale(boxes[:, 3], img_h, height))
     return torch.stack([y1, y2, x1, x2], dim=1).to(torch.int32).to(torch.int64).clamp_(min=0)
 
 
 def foreground_weights(
     gt_bboxes: list[Tensor], img_metas: list[dict], height: int, width: int, *, dtype: torch.dtype, device: torch.device
 ) -> Tensor:
-    """FGD's ``Mask_fg`` (N, H, W): ``max_j 1/area_j`` over the boxes covering each cell, else 0."""
+    """FGD's ``Mask_fg`` (N, H, W): ``max_j 1/area_j`` over the boxes covering each cell, else 0.
+
+    All images' boxes are scaled in one batch (no loop over images or boxes), each by its own ``img_shape``."""
     n = len(gt_bboxes)
     counts = [int(b.shape[0]) for b in gt_bboxes]
     jmax = max(counts, default=0)
     if jmax == 0:
         return torch.zeros(n, height, width, dtype=dtype, device=device)
+    boxes = torch.cat([b for b in gt_bboxes if b.shape[0]]).to(device)
+    # per box: (img_h, img_w, image index, slot in the image), one asynchronous host-to-device copy
+    rows = [
+        (float(img_metas[i]["img_shape"][0]), float(img_metas[i]["img_shape"][1]), float(i), float(j))
+        for i, k in enumerate(counts)
+        for j in range(k)
+    ]
+    table = torch.tensor(rows, dtype=torch.float64)
+    if torch.device(device).type == "cuda":
+        table = table.pin_memory()
+    table = table.to(device, non_blocking=True)
+    image, slot = table[:, 2].long(), table[:, 3].long()
     ext = torch.full((n, jmax, 4), -1, dtype=torch.int64, device=device)  # padding boxes cover nothing
-    for i, (boxes, meta) in enumerate(zip(gt_bboxes, img_metas)):  # per image, not per box
-        if counts[i]:
-            ext[i, : counts[i]] = box_cell_extents(boxes.to(device), meta["img_shape"], height, width)
+    ext[image, slot] = box_cell_extents(boxes, table[:, :2].to(boxes.dtype), height, width)
     hmin, hmax, wmin, wmax = ext.unbind(-1)  # (N, J)
     valid = hmax >= 0
     area = 1.0 / (hmax + 1 - hmin).to(torch.int32) / (wmax + 1 - wmin).to(torch.int32)  # float32, FGD order

@@ -83,3 +83,37 @@ def test_overlapping_boxes_smaller_box_weighs_most():
     assert weight[1, 1] == 2.0  # the one-cell box: FGD weight 1, normalised to 1
     assert weight[0, 0] == 1.0 + 1.0 / 16  # big box: 4 x 4 cells (0..3 inclusive), weight 1/16
     assert weight[3, 3] == 1.0 + 1.0 / 16
+
+
+def _loop_reference(gt_bboxes, img_metas, height, width):
+    """The official FGD per-box loop (Python-scalar scaling per image)."""
+    mask = torch.zeros(len(gt_bboxes), height, width)
+    for i, (boxes, meta) in enumerate(zip(gt_bboxes, img_metas)):
+        img_h, img_w = meta["img_shape"][0], meta["img_shape"][1]
+        wmin = torch.floor(boxes[:, 0] / img_w * width).int()
+        wmax = torch.ceil(boxes[:, 2] / img_w * width).int()
+        hmin = torch.floor(boxes[:, 1] / img_h * height).int()
+        hmax = torch.ceil(boxes[:, 3] / img_h * height).int()
+        area = 1.0 / (hmax + 1 - hmin) / (wmax + 1 - wmin)
+        for j in range(len(boxes)):
+            cells = mask[i, hmin[j] : hmax[j] + 1, wmin[j] : wmax[j] + 1]
+            mask[i, hmin[j] : hmax[j] + 1, wmin[j] : wmax[j] + 1] = torch.maximum(cells, area[j])
+    return mask
+
+
+def test_batched_scaling_matches_the_per_box_loop_with_mixed_image_shapes():
+    from dfmsd.masks import foreground_weights
+
+    gen = torch.Generator().manual_seed(0)
+    for trial in range(40):
+        metas, boxes = [], []
+        for _ in range(4):
+            h, w = int(torch.randint(40, 129, (1,), generator=gen)), int(torch.randint(40, 161, (1,), generator=gen))
+            metas.append({"img_shape": (h, w, 3), "pad_shape": (128, 160, 3)})
+            k = int(torch.randint(0, 6, (1,), generator=gen))
+            grid = torch.randint(0, 21, (k, 4), generator=gen).float() * (4 if trial % 2 else w / 40)  # on cell lines
+            xy = torch.minimum(grid[:, :2], torch.tensor([w - 1.0, h - 1.0]))
+            boxes.append(torch.cat([xy, torch.minimum(xy + grid[:, 2:], torch.tensor([float(w), float(h)]))], 1))
+        for height, width in ((16, 20), (8, 10), (3, 4)):
+            got = foreground_weights(boxes, metas, height, width, dtype=torch.float32, device=torch.device("cpu"))
+            assert torch.equal(got, _loop_reference(boxes, metas, height, width)), (trial, height)
