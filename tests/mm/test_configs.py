@@ -38,7 +38,7 @@ def test_unknown_names_and_bad_options():
     with pytest.raises(ConfigError) as err:
         resolve_config("mmdet:tiny_retinanet", {"num_classes": 0, "flops_input": [8], "fpn": 3})
     assert len(err.value.problems) == 3
-    with pytest.raises(FileNotFoundError, match="backbone_checkpoint"):
+    with pytest.raises(ConfigError, match="'backbone_checkpoint': no such file: /nowhere.pth"):
         resolve_config("mmdet:tiny_retinanet", {"backbone_checkpoint": "/nowhere.pth"})
 
 

@@ -10,7 +10,9 @@
   the test-time proposal count (``test_cfg.rpn.max_per_img``, 1000 in mmdet's configs) for the box
   heads and of ``test_cfg.rcnn.max_per_img`` (100) detections for the mask heads, every cascade stage
   included; RoIAlign and NMS count 0, as in the torchvision zoo's measurement. Counted on a meta-device
-  copy (no arithmetic); models with ops that have no meta kernel (mmcv's deformable convs) run on the CPU.
+  copy (no arithmetic). mmcv's deformable convolutions have no meta kernel: on that copy they run as the
+  plain convolution of the same shape (same multiply-adds; the bilinear sampling is not counted, like
+  RoIAlign), plus their offset conv. Anything else without a meta kernel is counted on the real model.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from __future__ import annotations
 import copy
 import math
 import re
+import types
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from benchmark.zoo.card import FPNLevel, ModelCard
@@ -86,6 +90,24 @@ def _roi_heads(model: nn.Module, device: torch.device) -> None:
             head(torch.zeros(n, extractor.out_channels, *size, device=device))
 
 
+def _deform_as_conv(self: nn.Module, x: Tensor, *_offsets: Tensor) -> Tensor:
+    """FLOP-count surrogate of an mmcv deformable conv: its offset conv (Pack variants) and a plain conv."""
+    if hasattr(self, "conv_offset"):
+        self.conv_offset(x)
+    return F.conv2d(x, self.weight, getattr(self, "bias", None), self.stride, self.padding, self.dilation, self.groups)
+
+
+def _meta_copy(model: nn.Module) -> nn.Module:
+    """A weightless copy of ``model`` for counting, deformable convs replaced by :func:`_deform_as_conv`."""
+    from mmcv.ops import DeformConv2d, ModulatedDeformConv2d
+
+    meta = copy.deepcopy(model).to("meta").eval()
+    for module in meta.modules():
+        if isinstance(module, DeformConv2d | ModulatedDeformConv2d):
+            module.forward = types.MethodType(_deform_as_conv, module)
+    return meta
+
+
 def _run(model: nn.Module, image: Tensor) -> tuple[tuple[Tensor, ...], float]:
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         feats = model.extract_feat(image)
@@ -98,8 +120,7 @@ def measure(model: nn.Module, flops_input: tuple[int, int]) -> tuple[tuple[Tenso
     """Neck outputs (shapes) and FLOPs of one ``flops_input`` image; meta copy first, else on the model."""
     device = next(model.parameters()).device
     try:
-        meta = copy.deepcopy(model).to("meta").eval()
-        return _run(meta, torch.zeros(1, 3, *flops_input, device="meta"))
+        return _run(_meta_copy(model), torch.zeros(1, 3, *flops_input, device="meta"))
     except (NotImplementedError, RuntimeError, TypeError):
         if device.type == "meta":
             raise  # no real weights to run instead: the caller builds on the CPU

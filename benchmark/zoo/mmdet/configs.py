@@ -169,9 +169,15 @@ def _config_path(name: str) -> Path:
 
 
 def _load_model_dict(path: Path) -> dict[str, Any]:
+    """``model`` of the config file ``path`` as plain dicts (a fresh copy; files are parsed once per process)."""
+    return copy.deepcopy(_parse_model_dict(str(path.resolve()), path.stat().st_mtime_ns))
+
+
+@cache
+def _parse_model_dict(path: str, _mtime_ns: int) -> dict[str, Any]:
     from mmengine.config import Config
 
-    cfg = Config.fromfile(str(path))
+    cfg = Config.fromfile(path)
     if "model" not in cfg:
         raise ConfigError([f"model.name: {path}: the config defines no `model`"])
     return cfg.model.to_dict()
@@ -220,25 +226,27 @@ def _set_num_classes(model: dict[str, Any], num_classes: int) -> None:
 
 
 def option_problems(options: dict[str, Any]) -> list[str]:
-    """One line per unknown or malformed builder option."""
+    """One line per unknown or malformed builder option, or weights file that does not exist."""
     problems = [
-        f"model.options.{k}: unknown option of an mmdet model (allowed: {', '.join(OPTIONS)})"
-        for k in options
-        if k not in OPTIONS
+        f"mmdet models have no option {k!r} (accepted: {', '.join(OPTIONS)})" for k in options if k not in OPTIONS
     ]
     n = options.get("num_classes")
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
-        problems.append(f"model.options.num_classes: expected a positive integer, got {n!r}")
+        problems.append(f"option 'num_classes': expected a positive integer, got {n!r}")
     fi = options.get("flops_input")
     if fi is not None and not (
         isinstance(fi, list | tuple) and len(fi) == 2 and all(isinstance(v, int) and v >= 32 for v in fi)
     ):
-        problems.append(f"model.options.flops_input: expected [h, w] integers >= 32, got {fi!r}")
+        problems.append(f"option 'flops_input': expected [h, w] integers >= 32, got {fi!r}")
     if "cfg" in options and not isinstance(options["cfg"], dict):
-        problems.append(f"model.options.cfg: expected a mapping of dotted keys, got {options['cfg']!r}")
+        problems.append(f"option 'cfg': expected a mapping of dotted keys, got {options['cfg']!r}")
     prefixes = options.get("inherit_prefixes")
     if prefixes is not None and not (isinstance(prefixes, list | tuple) and all(isinstance(p, str) for p in prefixes)):
-        problems.append(f"model.options.inherit_prefixes: expected a list of strings, got {prefixes!r}")
+        problems.append(f"option 'inherit_prefixes': expected a list of strings, got {prefixes!r}")
+    for key in ("backbone_checkpoint", "inherit_from"):
+        path = options.get(key)
+        if path is not None and not Path(str(path)).expanduser().is_file():
+            problems.append(f"option {key!r}: no such file: {path}")
     return problems
 
 
@@ -249,7 +257,7 @@ def resolve_config(
     options = dict(options or {})
     problems = option_problems(options)
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError([f"model.options: {p}" for p in problems])
     name = name.removeprefix(PREFIX)
     if name in TINY_CONFIGS:
         base, overrides = TINY_CONFIGS[name]
@@ -264,8 +272,6 @@ def resolve_config(
     _drop_remote_init(model, "", dropped)
     if options.get("backbone_checkpoint"):
         ckpt = Path(str(options["backbone_checkpoint"])).expanduser()
-        if not ckpt.is_file():
-            raise FileNotFoundError(f"model.options.backbone_checkpoint: {ckpt}: no such file")
         model["backbone"]["init_cfg"] = {"type": "Pretrained", "checkpoint": str(ckpt)}
     classes = options.get("num_classes", num_classes)
     if classes is not None:
