@@ -43,7 +43,9 @@ from torch import Tensor
 from tqdm import tqdm
 
 from benchmark.batches import BatchStream
+from benchmark.cache import LiveTeacher, default_cache_root, teacher_source
 from benchmark.config import ConfigError, RunConfig, TeacherConfig, teacher_run_config
+from benchmark.data.coco import Batch
 from benchmark.env import collect_env
 from benchmark.evaluate import METRIC_NAMES, evaluate
 from benchmark.methods import MethodSpec, get_method
@@ -164,6 +166,7 @@ class Trainer:
         self.cfg = cfg
         self.record = record
         self.runs_root = runs_root
+        self.progress = progress
         self.log = record.log
         self.device = resolve_device(cfg.train.device)
         torch.set_num_threads(cfg.train.num_threads)
@@ -211,6 +214,16 @@ class Trainer:
             self.teacher = build_detector(model_cfg, num_classes=self.train_set.num_classes).to(self.device).freeze()
             self.teacher_cfg, self.teacher_run_id = stage.teacher, tid
             self.log(f"stage {k}: teacher {stage.teacher.model.name} from {path}")
+            self.teacher_source = teacher_source(
+                self.teacher,
+                cfg=self.cfg,
+                teacher_model=model_cfg,
+                weights=path,
+                dataset=self.train_set,
+                cache_root=default_cache_root(self.runs_root),
+                log=self.log,
+                progress=self.progress,
+            )
         options = self.method.resolve_options(self.student.card.kind, {**self.cfg.distill.options, **stage.options})
         criterion = DistillLoss(
             self.method, self.student.card, self.teacher.card, options, self.cfg.distill.level_weights
@@ -277,23 +290,32 @@ class Trainer:
         atomic_torch_save(self.state_dict(), path)
 
     # one step
-    def next_batch(self) -> tuple[list[Tensor], list[dict[str, Tensor]]]:
-        """The next training batch (the stream's images and flips), on the device."""
+    def sample_batch(self) -> Batch:
+        """The next training batch (the stream's images and flips), on the CPU."""
         from benchmark.data import collate
 
-        batch = collate([self.train_set.get(i, hflip=f) for i, f in self.stream.next_batch()])
-        return _to_device(batch, self.device)
+        return collate([self.train_set.get(i, hflip=f) for i, f in self.stream.next_batch()])
+
+    def next_batch(self) -> tuple[list[Tensor], list[dict[str, Tensor]]]:
+        """The next training batch, on the device."""
+        return _to_device(self.sample_batch(), self.device)
 
     def step(self) -> dict[str, float]:
         """One training iteration on the next batch, timed (data loading included)."""
         t0 = time.perf_counter()
-        values = self.train_step(*self.next_batch())
+        batch = self.sample_batch()
+        values = self.train_step(*_to_device(batch, self.device), batch=batch)
         _sync(self.device)
         self.step_times.append(time.perf_counter() - t0)
         return values
 
-    def train_step(self, images: list[Tensor], targets: list[dict[str, Tensor]]) -> dict[str, float]:
+    def train_step(
+        self, images: list[Tensor], targets: list[dict[str, Tensor]], *, batch: Batch | None = None
+    ) -> dict[str, float]:
         """Teacher features (no grad), student losses + features, distillation terms, backward, clip, step.
+
+        ``batch``: the CPU batch of ``images`` (its image ids and flips key the teacher-feature cache);
+        without it the teacher runs live.
 
         Returns the float value of every loss term, ``loss`` (total), ``kd`` (sum of the kd terms), ``lr``.
         """
@@ -303,8 +325,8 @@ class Trainer:
         if self.teacher is not None:
             _sync(self.device)
             t_teacher = time.perf_counter()
-            with torch.no_grad():
-                feats_t = self.teacher.extract_features(images)
+            source = self.teacher_source if batch is not None else LiveTeacher(self.teacher)
+            feats_t = source.features(batch, images)
             _sync(self.device)
             self.teacher_times.append(time.perf_counter() - t_teacher)
         losses, feats_s = self.student.forward_train(images, targets)
