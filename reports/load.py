@@ -6,7 +6,8 @@ that reports can list them instead of silently dropping them.
 
 Columns
 -------
-* identity: ``run_id``, ``sweep`` (name of the sweep directory), ``run_dir``
+* identity: ``run_id``, ``sweep`` (the sweep that planned the run per the harness's ``plan.json``, else the
+  name of the output directory), ``out_dir`` (the output directory's name), ``run_dir``
 * status: ``state`` (queued | running | done | failed | unknown | unreadable), ``reason``, ``iteration``,
   ``total_iterations``
 * config axes: every leaf of ``config.yaml`` as a dotted column (``distill.options.mask_ratio``,
@@ -14,7 +15,8 @@ Columns
   (``distill.stages.0.fraction``)
 * derived: ``method``, ``student`` (model name), ``teacher`` (the last-stage teacher's model name, "" without
   one), ``teachers`` (the stage chain, ``a→b``), ``distill.n_stages``, ``schedule`` (a ``schedule:<label>``
-  tag of ``tracking.tags``, else ``<iterations>it``), ``role``
+  tag of ``tracking.tags``, else ``<iterations>it``), ``role`` (student | teacher: metrics.json, else
+  plan.json, else a ``teacher-`` run name)
 * metrics: ``mAP AP50 AP75 APs APm APl AR1 AR10 AR100 ARs ARm ARl`` (final, COCO units in [0, 1]),
   ``teacher_<metric>`` (teacher on the same split), ``cost.<field>``, ``best.mAP``, ``best.iter``
 * grouping keys: ``config_key`` (the config without seed and run-independent fields: seed replicates share
@@ -98,6 +100,17 @@ def sweep_dir_of(run_dir: Path) -> Path:
     return run_dir.parent.parent if run_dir.parent.name == "runs" else run_dir.parent
 
 
+def read_plan_entries(sweep_dir: Path) -> dict[str, dict[str, Any]]:
+    """``run_id -> entry`` of the harness's ``<out>/plan.json`` (sweep name, role, ...), ``{}`` without one."""
+    path = sweep_dir / "plan.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+    runs = data.get("runs") if isinstance(data, dict) else None
+    return {str(e["run_id"]): e for e in runs or [] if isinstance(e, dict) and "run_id" in e}
+
+
 def read_sweep_file(sweep_dir: Path) -> dict[str, Any]:
     """The sweep's own file (``<out>/sweep.yaml``) when the harness wrote one, else ``{}``."""
     path = sweep_dir / "sweep.yaml"
@@ -177,6 +190,11 @@ def _number(value: Any) -> float:
     return float(value)
 
 
+def _metric(value: Any) -> float:
+    x = _number(value)
+    return math.nan if x < 0 else x
+
+
 # ---------------------------------------------------------------------------- one run
 
 
@@ -215,13 +233,16 @@ def load_run(run_dir: Path, sweep: str = "") -> dict[str, Any]:
     row["teachers"] = "→".join(chain) if row["method"] != "none" else ""
     row["distill.n_stages"] = len(chain) if row["method"] != "none" else 0
     row["schedule"] = _schedule(config)
-    row["role"] = str(metrics.get("role") or "student")
+    row["role"] = str(
+        metrics.get("role") or ("teacher" if str(flat.get("name", "")).startswith("teacher-") else "student")
+    )
+    row["role_source"] = "metrics" if metrics.get("role") else "config"
 
     final = metrics.get("final") or {}
     teacher_final = metrics.get("teacher_final") or {}
-    for name in METRICS:
-        row[name] = _number(final.get(name))
-        row[f"teacher_{name}"] = _number(teacher_final.get(name))
+    for name in METRICS:  # pycocotools reports -1 for an area range without objects: undefined, not a value
+        row[name] = _metric(final.get(name))
+        row[f"teacher_{name}"] = _metric(teacher_final.get(name))
     cost = metrics.get("cost") or {}
     for name in COST_FIELDS:
         row[f"cost.{name}"] = _number(cost.get(name))
@@ -252,8 +273,19 @@ def load_runs(paths: Iterable[str | Path]) -> pd.DataFrame:
     A run id present in several directories (the same content-hashed run found twice) is kept once: the
     copy that is done, else the first in path order.
     """
-    rows = [load_run(run_dir, sweep) for sweep, run_dir in find_run_dirs(paths)]
-    frame = pd.DataFrame(rows)
+    rows = []
+    plans: dict[Path, dict[str, dict[str, Any]]] = {}
+    for out_name, run_dir in find_run_dirs(paths):
+        sweep_dir = sweep_dir_of(run_dir)
+        if sweep_dir not in plans:
+            plans[sweep_dir] = read_plan_entries(sweep_dir)
+        entry = plans[sweep_dir].get(run_dir.name, {})
+        row = load_run(run_dir, str(entry.get("sweep") or out_name))
+        row["out_dir"] = out_name
+        if entry.get("role") and row["role_source"] != "metrics":
+            row["role"] = str(entry["role"])
+        rows.append(row)
+    frame = pd.DataFrame(rows).drop(columns="role_source")
     frame["_done"] = frame["state"] != "done"
     frame = frame.sort_values(["run_id", "_done", "sweep", "run_dir"], kind="stable")
     frame = frame.drop_duplicates("run_id", keep="first").drop(columns="_done")

@@ -20,6 +20,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from benchmark.config import sanitize_name  # noqa: E402
@@ -33,6 +34,7 @@ from reports.tables import (  # noqa: E402
     numeric_axes,
     sensitivity_points,
     student_alone,
+    sweep_students,
     variant_labels,
 )
 
@@ -76,7 +78,7 @@ def save_figure(fig: Figure, out_dir: str | Path, name: str) -> list[Path]:
     """``<out_dir>/<name>.png`` and ``.pdf`` with no date in their metadata; closes the figure."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = sanitize_name(name, max_len=120)
+    stem = sanitize_name(name.replace("✓", "on").replace("✗", "off"), max_len=120)
     png, pdf = out_dir / f"{stem}.png", out_dir / f"{stem}.pdf"
     fig.savefig(png, dpi=300, metadata={"Software": None})
     fig.savefig(pdf, metadata={"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None})
@@ -130,12 +132,12 @@ def plot_curves_panel(series: Mapping[str, pd.DataFrame], title: str, color: Any
     terms = sorted(series, key=_term_order)
     ncols = 2
     nrows = max(1, math.ceil(len(terms) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(COLUMN_WIDTH, 1.15 * nrows + 0.25), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(COLUMN_WIDTH, 1.15 * nrows + 0.4), squeeze=False)
     for ax, term in zip(axes.flat, terms):
         data = series[term]
         x = data.index.to_numpy(dtype=float)
         mean = data.mean(axis=1).to_numpy()
-        ax.plot(x, mean, color=color)
+        ax.plot(x, mean, color=color, marker="o" if len(x) < 5 else None)
         if data.shape[1] > 1:
             std = data.std(axis=1, ddof=1).to_numpy()
             ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.25, linewidth=0)
@@ -143,8 +145,9 @@ def plot_curves_panel(series: Mapping[str, pd.DataFrame], title: str, color: Any
         ax.set_xlabel("iteration")
     for ax in list(axes.flat)[len(terms) :]:
         ax.set_visible(False)
+    height = fig.get_figheight()
     fig.suptitle(title, fontsize=7)
-    fig.tight_layout(pad=0.3)
+    fig.tight_layout(pad=0.3, rect=(0, 0, 1, 1 - 0.3 / height))
     return fig
 
 
@@ -161,9 +164,10 @@ def plot_training_curves(frame: pd.DataFrame, out_dir: str | Path) -> list[Path]
             if not series:
                 continue
             teacher = f"{c.first['teachers']} → " if c.first["teachers"] else ""
-            title = f"{labels[c.key]}: {teacher}{c.first['student']} (n={len(c.finished)})"
+            label = "teacher run" if c.first["role"] == "teacher" else labels[c.key]
+            title = f"{label} (n={len(c.finished)})\n{teacher}{c.first['student']}"
             fig = plot_curves_panel(series, title, method_color(c.method))
-            written += save_figure(fig, out_dir, f"curves_{c.first['student']}_{labels[c.key]}_{c.key[:6]}")
+            written += save_figure(fig, out_dir, f"curves_{c.first['student']}_{label}_{c.key[:6]}")
     return written
 
 
@@ -179,12 +183,12 @@ def plot_delta_bars(frame: pd.DataFrame, out_dir: str | Path) -> list[Path]:
     data = data[(data["method"] != "none") & (data["delta_mAP_n"] > 0)]
     if data.empty:
         return []
-    pairs = sorted({(t, s) for t, s in zip(data["teachers"], data["student"])})
+    pairs = sorted({(t, s) for t, s in zip(data["teacher"], data["student"])})
     with matplotlib.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(COLUMN_WIDTH, 2.0))
         seen: set[str] = set()
         for gi, (teacher, student) in enumerate(pairs):
-            group = data[(data["teachers"] == teacher) & (data["student"] == student)]
+            group = data[(data["teacher"] == teacher) & (data["student"] == student)]
             width = 0.8 / max(len(group), 1)
             for bi, (_, r) in enumerate(group.iterrows()):
                 x = gi - 0.4 + width * (bi + 0.5)
@@ -275,7 +279,7 @@ def plot_sensitivity(frame: pd.DataFrame, out_dir: str | Path) -> list[Path]:
     written: list[Path] = []
     with matplotlib.rc_context(STYLE):
         for sweep in sorted(frame["sweep"].unique()):
-            runs = frame[frame["sweep"] == sweep]
+            runs = sweep_students(frame, sweep)
             for axis in numeric_axes(runs):
                 points = sensitivity_points(runs, axis)
                 if not points:
@@ -359,7 +363,16 @@ def plot_masks(
             mask, channel = _np(d["mask_spatial"]), _np(d["attention_channel"]).reshape(-1)
             ax = axes[r, 0]
             ax.imshow(img, interpolation="nearest")
-            ax.imshow(1.0 - mask, cmap="Reds", alpha=0.35, vmin=0, vmax=1, extent=(0, w, h, 0), interpolation="nearest")
+            masked = np.ma.masked_where(mask >= 0.5, np.ones_like(mask))  # only masked cells are drawn
+            ax.imshow(
+                masked,
+                cmap=ListedColormap(["red"]),
+                alpha=0.4,
+                vmin=0,
+                vmax=1,
+                extent=(0, w, h, 0),
+                interpolation="nearest",
+            )
             for x1, y1, x2, y2 in box_arr:
                 ax.add_patch(plt.Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor="lime", linewidth=0.6))
             ax.set_xlim(0, w)
@@ -387,8 +400,8 @@ def plot_masks(
         for c, name in enumerate(columns):
             axes[0, c].set_title(name, fontsize=6)
         if title:
-            fig.suptitle(title, fontsize=7)
-        fig.tight_layout(pad=0.2)
+            fig.suptitle(title, fontsize=6)
+        fig.tight_layout(pad=0.2, rect=(0, 0, 1, 1 - 0.15 / fig.get_figheight()) if title else None)
         out = Path(out)
         return save_figure(fig, out.parent, out.name)
 

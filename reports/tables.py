@@ -158,25 +158,52 @@ def student_alone(frame: pd.DataFrame, cond: Condition) -> Condition | None:
     return Condition(f"alone-{cond.first['base_key']}", runs.sort_values("run_id")) if len(runs) else None
 
 
+def variant_order(conds: Sequence[Condition]) -> dict[str, tuple]:
+    """Sort key per condition: method name, then the raw values of the axes that tell apart the conditions of
+    the same method (so ✗ sorts before ✓ and 0.45 before 0.65), then the config key."""
+    out: dict[str, tuple] = {}
+    for method, group in _by_method(conds).items():
+        axes = _variant_axes(group)
+        for c in group:
+            values = tuple(_sortable(c.first.get(a)) for a in axes)
+            out[c.key] = (method != "none", method_name(method), values, c.key)
+    return out
+
+
 def variant_labels(conds: Sequence[Condition]) -> dict[str, str]:
     """Display label per condition: the method name, plus the axes that differ among the conditions of the
     same method (e.g. ``DFMSD (Enhance=✗)``)."""
     labels: dict[str, str] = {}
-    by_method: dict[str, list[Condition]] = {}
-    for c in conds:
-        by_method.setdefault(c.method, []).append(c)
-    for method, group in by_method.items():
-        if len(group) == 1:
-            labels[group[0].key] = method_name(method)
-            continue
-        firsts = pd.DataFrame([c.first for c in group])
-        axes = [a for a in varying_axes(firsts) if a not in ("distill.method",)]
+    for method, group in _by_method(conds).items():
+        axes = _variant_axes(group)
         for c in group:
             parts = [f"{axis_label(a)}={fmt_value(_py(c.first.get(a)))}" for a in axes]
-            labels[c.key] = (
-                f"{method_name(method)} ({', '.join(parts)})" if parts else f"{method_name(method)} [{c.key}]"
-            )
+            suffix = f" ({', '.join(parts)})" if parts else (f" [{c.key}]" if len(group) > 1 else "")
+            labels[c.key] = method_name(method) + suffix
     return labels
+
+
+def _by_method(conds: Sequence[Condition]) -> dict[str, list[Condition]]:
+    out: dict[str, list[Condition]] = {}
+    for c in conds:
+        out.setdefault(c.method, []).append(c)
+    return out
+
+
+def _variant_axes(group: Sequence[Condition]) -> list[str]:
+    if len(group) < 2:
+        return []
+    return [a for a in varying_axes(pd.DataFrame([c.first for c in group])) if a != "distill.method"]
+
+
+def _sortable(value: object) -> tuple:
+    """Absent values first, then numbers (bools as 0/1) by value, then strings."""
+    value = _py(value)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return (0, 0.0, "")
+    if isinstance(value, bool | int | float):
+        return (1, float(value), "")
+    return (2, 0.0, repr(value))
 
 
 def _axis_text(axis: str, value: object) -> str:
@@ -193,8 +220,8 @@ def _py(value: object) -> object:
 def _bold_best(texts: list[str], means: list[float], digits: int) -> list[Cell]:
     rounded = [round(m, digits) if m is not None and math.isfinite(m) else None for m in means]
     finite = [r for r in rounded if r is not None]
-    best = max(finite) if finite else None
-    return [Cell(t, bold=best is not None and r == best and len(finite) > 1) for t, r in zip(texts, rounded)]
+    best = max(finite) if len(set(finite)) > 1 else None  # nothing is best when every value is the same
+    return [Cell(t, bold=best is not None and r == best) for t, r in zip(texts, rounded)]
 
 
 def _summary_columns(prefix: str, s: Summary) -> dict[str, float]:
@@ -205,29 +232,35 @@ def _summary_columns(prefix: str, s: Summary) -> dict[str, float]:
 
 
 def comparison_table(frame: pd.DataFrame, *, digits: int = 1, proposed: Sequence[str] = PROPOSED) -> Table:
-    """Per teacher→student pair: the student alone, then each method; metrics, Δ mAP and p-values."""
+    """Per teacher→student pair: the student alone, then each method; metrics, Δ mAP and p-values.
+
+    A pair is (student, final teacher, base key): a stage-wise run joins the pair of its last-stage teacher
+    and its label names the stage chain (``DFMSD via a→b``)."""
     distilled = [c for c in conditions(frame) if c.method != "none" and len(c.finished)]
     pairs: dict[tuple[str, str, str], list[Condition]] = {}
     for c in distilled:
-        pairs.setdefault((str(c.first["student"]), str(c.first["teachers"]), str(c.first["base_key"])), []).append(c)
+        pairs.setdefault((str(c.first["student"]), str(c.first["teacher"]), str(c.first["base_key"])), []).append(c)
     per_student_pair: dict[tuple[str, str], int] = {}
-    for student, teachers, _ in pairs:
-        per_student_pair[(student, teachers)] = per_student_pair.get((student, teachers), 0) + 1
+    for student, teacher, _ in pairs:
+        per_student_pair[(student, teacher)] = per_student_pair.get((student, teacher), 0) + 1
 
     header = ("Teacher (mAP)", "Student (alone)", "Method", *(METRIC_HEADERS[m] for m in TABLE_METRICS))
     header = (*header, "Δ mAP", "p vs student", "p vs best baseline")
     rows: list[tuple[Cell, ...]] = []
     records: list[dict[str, object]] = []
     breaks: list[int] = []
-    for (student, teachers, _), conds in sorted(pairs.items()):
-        conds = sorted(conds, key=lambda c: (c.method in proposed, method_name(c.method), c.key))
+    for (student, teacher, _), conds in sorted(pairs.items()):
+        order = variant_order(conds)
+        conds = sorted(conds, key=lambda c: (c.method in proposed, order[c.key]))
         alone = student_alone(frame, conds[0])
-        labels = variant_labels(conds)
+        base_labels = variant_labels(conds)
+        via = {c.key: f" via {c.first['teachers']}" if c.first["teachers"] != teacher else "" for c in conds}
+        labels = {c.key: base_labels[c.key] + via[c.key] for c in conds}
         teacher_summary = summarize(v * 100 for c in conds for v in c.finished["teacher_mAP"].tolist() if pd.notna(v))
         alone_summary = alone.summary("mAP") if alone else Summary(math.nan, math.nan, 0)
         schedule = str(conds[0].first["schedule"])
-        student_label = student if per_student_pair[(student, teachers)] == 1 else f"{student} [{schedule}]"
-        teacher_cell = f"{teachers}: {fmt_num(teacher_summary.mean, digits)}"
+        student_label = student if per_student_pair[(student, teacher)] == 1 else f"{student} [{schedule}]"
+        teacher_cell = f"{teacher}: {fmt_num(teacher_summary.mean, digits)}"
         student_cell = f"{student_label}: {fmt_summary(alone_summary, digits)}"
 
         baselines = [c for c in conds if c.method not in proposed]
@@ -259,7 +292,8 @@ def comparison_table(frame: pd.DataFrame, *, digits: int = 1, proposed: Sequence
             p_cells = (Cell(fmt_p(vs_alone.p) if vs_alone else "–"), Cell(fmt_p(vs_best.p) if vs_best else "–"))
             rows.append((*first_cells, Cell(label), *(col[i] for col in bolded), *p_cells))
             record: dict[str, object] = {
-                "teachers": teachers,
+                "teacher": teacher,
+                "teachers": str(cond.first["teachers"]),
                 "teacher_mAP": teacher_summary.mean,
                 "student": student,
                 "schedule": schedule,
@@ -346,6 +380,11 @@ def _ablation_sort_key(cond: Condition, switches: Sequence[Switch], axes: Sequen
     return (cond.method != "none", not cumulative, lead if cumulative else sum(vector), tuple(vector), rest, cond.key)
 
 
+def sweep_students(frame: pd.DataFrame, sweep: str) -> pd.DataFrame:
+    """The student runs of ``sweep`` (its teacher runs are dependencies, not points of its grid)."""
+    return frame[(frame["sweep"] == sweep) & (frame["role"] != "teacher")]
+
+
 def ablation_axes(runs: pd.DataFrame) -> list[str]:
     """Axes varying among the distilled runs, plus the method when it varies (so that the ``none`` run's
     absent options and stage count do not count as axes of their own)."""
@@ -362,7 +401,7 @@ def ablation_table(sweep: str, frame: pd.DataFrame, *, order: Sequence[str] = ()
     cumulative ablation: all off, +first, +first+second, ...; other combinations follow. Without one the
     rows are sorted by the axis values. ``None`` when nothing but the seed varies.
     """
-    runs = frame[frame["sweep"] == sweep]
+    runs = sweep_students(frame, sweep)
     axes = ablation_axes(runs)
     if not axes:
         return None
@@ -456,7 +495,7 @@ def sensitivity_points(runs: pd.DataFrame, axis: str) -> list[SensitivityPoint]:
 
 
 def sensitivity_table(sweep: str, frame: pd.DataFrame, axis: str, *, digits: int = 1) -> Table:
-    runs = frame[frame["sweep"] == sweep]
+    runs = sweep_students(frame, sweep)
     points = sensitivity_points(runs, axis)
     label = axis_label(axis)
     show_setting = any(p.setting for p in points)
@@ -514,7 +553,8 @@ def cost_table(frame: pd.DataFrame, *, digits: int = 2) -> Table:
     labels: dict[str, str] = {}
     for student in sorted({str(c.first["student"]) for c in conds}):
         labels.update(variant_labels([c for c in conds if str(c.first["student"]) == student]))
-    for c in sorted(conds, key=lambda c: (str(c.first["student"]), c.method != "none", labels[c.key], c.key)):
+    order = variant_order(conds)
+    for c in sorted(conds, key=lambda c: (str(c.first["student"]), c.method in PROPOSED, order[c.key])):
         fin = c.finished
 
         def mean(col: str, fin: pd.DataFrame = fin) -> float:
@@ -629,7 +669,7 @@ def build_tables(
         ablation = ablation_table(sweep, frame, order=orders.get(sweep, ()), digits=digits)
         if ablation is not None:
             tables.append(ablation)
-        for axis in numeric_axes(frame[frame["sweep"] == sweep]):
+        for axis in numeric_axes(sweep_students(frame, sweep)):
             tables.append(sensitivity_table(sweep, frame, axis, digits=digits))
     if paper_rows:
         tables.append(paper_table(frame, paper_rows, digits=digits))
