@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import sys
@@ -151,5 +150,10 @@ def format_report(result: dict[str, Any]) -> str:
         if "missing" in harness:
             lines.append(f"scheduler utilisation: missing: {harness['missing']}")
         else:
-            lines.append("scheduler utilisation: " + json.dumps(harness, sort_keys=True))
+            lines.append(
+                f"scheduler utilisation, {harness['sweep']} ({harness['runs']} runs), {harness['workers']} local "
+                f"workers, {harness['trainer']} trainer: {100 * harness['utilization']:.1f} % (target >= 90 %); "
+                f"relaunch of the finished sweep {harness['relaunch_s']:.2f} s in process, "
+                f"{harness['relaunch_cli_s']:.1f} s via the CLI, {harness['relaunch_trained']} runs retrained"
+            )
     return "\n".join(lines)

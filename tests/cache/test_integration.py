@@ -46,7 +46,7 @@ def test_trainer_with_cache_matches_live_teacher(tmp_path, teacher_weights):
 def test_bench_reduced_form_runs_and_reports(tmp_path):
     st = StepSetting(input_size=64, images=4, warmup=0, rounds=2, threads=1)
     result = run_bench(
-        quick=True, methods=["mimic"], sections=["steps", "harness"], threads=1, step_setting=st, echo=lambda s: None
+        quick=True, methods=["mimic"], sections=["steps"], threads=1, step_setting=st, echo=lambda s: None
     )
     r = result["steps"]["methods"]["mimic"]
     assert r["cache_used"] and set(r["times_s"]) == {"teacher", "plain", "live", "cached"}
@@ -54,8 +54,17 @@ def test_bench_reduced_form_runs_and_reports(tmp_path):
     assert r["loss_effect"]["fp32_rel"] < 1e-5 and r["loss_effect"]["fp16_rel"] < 1e-2
     text = format_report(result)
     assert "live/(teacher+plain) <= 1.10" in text and "cached/plain <= 1.05" in text and "mimic" in text
-    assert "scheduler utilisation" in text
     json.dumps(result)  # JSON-ready
+
+
+@pytest.mark.slow
+def test_bench_loss_and_harness_sections_quick():
+    result = run_bench(quick=True, sections=["losses", "harness"], threads=1, echo=lambda s: None)
+    assert "missing" not in result["losses"] and "missing" not in result["harness"], result
+    assert result["losses"]["cases"]["loss/dfmsd"]["vs"] == "loss/fgd"
+    assert 0 < result["harness"]["utilization"] <= 1 and result["harness"]["relaunch_trained"] == 0
+    text = format_report(result)
+    assert "loss forward+backward" in text and "scheduler utilisation, smoke, 1 seed(s)" in text
 
 
 def test_bench_command_rejects_bad_arguments():
