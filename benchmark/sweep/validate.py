@@ -1,17 +1,21 @@
 """Checks of a typed run config against the zoo, the method registry and the disk, before anything runs.
 
 Each check returns ``(dotted key, message)`` pairs; the planner prefixes the sweep file and the grid
-axis/value that set the key. Everything here is cheap (cards, signatures, ``stat``): no model is built
-and no data is read.
+axis/value that set the key. Everything here is cheap (cards, signatures, ``stat``, and one build of each
+distinct criterion configuration to let its constructor check option values): no detector is built and no
+data is read.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from benchmark.config import DataConfig, RunConfig, TrainConfig
-from benchmark.methods import MethodSpec
-from benchmark.zoo.card import ModelCard
+
+if TYPE_CHECKING:  # importing the zoo or the methods imports torch: only when validating
+    from benchmark.methods import MethodSpec
+    from benchmark.zoo.card import ModelCard
 
 Problem = tuple[str, str]
 
