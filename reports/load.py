@@ -15,13 +15,14 @@ Columns
   (``distill.stages.0.fraction``)
 * derived: ``method``, ``student`` (model name), ``teacher`` (the last-stage teacher's model name, "" without
   one), ``teachers`` (the stage chain, ``a→b``), ``distill.n_stages``, ``schedule`` (a ``schedule:<label>``
-  tag of ``tracking.tags``, else ``<iterations>it``), ``role`` (student | teacher: metrics.json, else
+  tag of ``tracking.tags``; else ``1x``/``2x``/... for COCO runs of 12/24/... epochs; else ``<iterations>it``),
+  ``role`` (student | teacher: metrics.json, else
   plan.json, else a ``teacher-`` run name)
 * metrics: ``mAP AP50 AP75 APs APm APl AR1 AR10 AR100 ARs ARm ARl`` (final, COCO units in [0, 1]),
   ``teacher_<metric>`` (teacher on the same split), ``cost.<field>``, ``best.mAP``, ``best.iter``
 * grouping keys: ``config_key`` (the config without seed and run-independent fields: seed replicates share
-  it) and ``base_key`` (additionally without ``distill.*``: the run of the same student without distillation
-  shares it)
+  it) and ``base_key`` (additionally without the ``DISTILLATION_ONLY`` fields: the run of the same student
+  without distillation shares it)
 """
 
 from __future__ import annotations
@@ -53,7 +54,10 @@ NON_AXIS_PREFIXES = (
     "eval.batch_size",
     "eval.eval_teacher",
 )
-STATUS_FIELDS = ("state", "reason", "iteration", "total_iterations")
+# Fields that belong to the distillation recipe, not to the student: runs that differ only here share a base
+# key with the student trained alone (FGD/MGD's "inheriting" init copies teacher weights into the student).
+DISTILLATION_ONLY = ("distill.", "eval.eval_teacher", "model.options.inherit_from")
+COCO_TRAIN_IMAGES = 117_266  # train2017 images with boxes (mmdet's filtered set): 12 epochs = one "1x"
 
 
 class RecordError(ValueError):
@@ -172,12 +176,22 @@ def _teacher_chain(config: Mapping[str, Any]) -> list[str]:
 
 
 def _schedule(config: Mapping[str, Any]) -> str:
+    """A ``schedule:<label>`` tag; else, on COCO, ``<k>x`` when the run covers k·12 epochs of train2017
+    (±2%, counting ``batch_size × processes`` images per iteration); else ``<iterations>it``."""
     tags = ((config.get("tracking") or {}).get("tags")) or []
     for tag in tags:
         if isinstance(tag, str) and tag.startswith("schedule:"):
             return tag.split(":", 1)[1]
-    iterations = (config.get("train") or {}).get("iterations")
-    return f"{iterations}it" if iterations is not None else ""
+    train = config.get("train") or {}
+    iterations = train.get("iterations")
+    if iterations is None:
+        return ""
+    if (config.get("data") or {}).get("dataset") == "coco":
+        images = iterations * int(train.get("batch_size") or 1) * max(1, int(train.get("processes") or 1))
+        multiple = images / COCO_TRAIN_IMAGES / 12
+        if round(multiple) >= 1 and abs(multiple - round(multiple)) <= 0.02 * round(multiple):
+            return f"{round(multiple)}x"
+    return f"{iterations}it"
 
 
 def _read_json(path: Path) -> Any:
@@ -253,7 +267,7 @@ def load_run(run_dir: Path, sweep: str = "") -> dict[str, Any]:
         row["state"], row["reason"] = "incomplete", "state is done but metrics.json has no final mAP"
 
     row["config_key"] = _key(flat, UNKEYED_PREFIXES)
-    row["base_key"] = _key(flat, (*UNKEYED_PREFIXES, "distill.", "eval.eval_teacher"))
+    row["base_key"] = _key(flat, (*UNKEYED_PREFIXES, *DISTILLATION_ONLY))
     return row
 
 

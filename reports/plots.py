@@ -27,9 +27,9 @@ from benchmark.config import sanitize_name  # noqa: E402
 from reports.load import done, load_curves  # noqa: E402
 from reports.stats import summarize  # noqa: E402
 from reports.tables import (  # noqa: E402
-    axis_label,
     comparison_table,
     conditions,
+    joint_label,
     method_name,
     numeric_axes,
     sensitivity_points,
@@ -310,7 +310,7 @@ def plot_sensitivity(frame: pd.DataFrame, out_dir: str | Path) -> list[Path]:
                         linewidth=0.8,
                         label="student alone",
                     )
-                ax.set_xlabel(f"{axis_label(axis)} ({axis})")
+                ax.set_xlabel(joint_label(runs, axis))
                 ax.set_ylabel("mAP (%)")
                 if ax.get_legend_handles_labels()[0]:
                     ax.legend(loc="best")

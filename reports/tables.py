@@ -457,7 +457,16 @@ def ablation_table(sweep: str, frame: pd.DataFrame, *, order: Sequence[str] = ()
 
 
 def numeric_axes(runs: pd.DataFrame) -> list[str]:
-    """Swept numeric hyperparameters (ints and floats, not bools, not the stage count)."""
+    """Swept numeric hyperparameters (ints and floats, not bools, not the stage count); of axes swept jointly
+    (a ``zip``: each determines the other) only the first, see :func:`joint_axes`."""
+    out: list[str] = []
+    for axis in _numeric_varying(runs):
+        if not any(axis in joint_axes(runs, lead) for lead in out):
+            out.append(axis)
+    return out
+
+
+def _numeric_varying(runs: pd.DataFrame) -> list[str]:
     out = []
     for axis in varying_axes(runs):
         if axis == "distill.n_stages":
@@ -470,6 +479,25 @@ def numeric_axes(runs: pd.DataFrame) -> list[str]:
     return out
 
 
+def joint_axes(runs: pd.DataFrame, axis: str) -> list[str]:
+    """``axis`` and the numeric axes swept jointly with it: one-to-one with its values over the runs."""
+    out = [axis]
+    for other in _numeric_varying(runs):
+        if other == axis:
+            continue
+        pairs = {(repr(_py(a)), repr(_py(b))) for a, b in zip(runs[axis].tolist(), runs[other].tolist())}
+        if len(pairs) == len({a for a, _ in pairs}) == len({b for _, b in pairs}):
+            out.append(other)
+    return out
+
+
+def joint_label(runs: pd.DataFrame, axis: str) -> str:
+    """``ratio_spatial = ratio_channel`` for axes swept together with equal values, ``a / b`` otherwise."""
+    axes = joint_axes(runs, axis)
+    equal = all((runs[a].map(repr) == runs[axis].map(repr)).all() for a in axes)
+    return (" = " if equal else " / ").join(axis_label(a) for a in axes)
+
+
 @dataclass(frozen=True)
 class SensitivityPoint:
     setting: str  # the other varying axes, "" when only this axis varies
@@ -480,7 +508,7 @@ class SensitivityPoint:
 def sensitivity_points(runs: pd.DataFrame, axis: str) -> list[SensitivityPoint]:
     """Conditions that set ``axis``, with their value and a label of the other varying axes; sorted."""
     distilled = runs[runs["method"] != "none"]
-    others = [a for a in varying_axes(distilled) if a != axis]
+    others = [a for a in varying_axes(distilled) if a not in joint_axes(runs, axis)]
     if distilled["method"].nunique() > 1:
         others = ["distill.method", *others]
     keyed = []
@@ -497,7 +525,7 @@ def sensitivity_points(runs: pd.DataFrame, axis: str) -> list[SensitivityPoint]:
 def sensitivity_table(sweep: str, frame: pd.DataFrame, axis: str, *, digits: int = 1) -> Table:
     runs = sweep_students(frame, sweep)
     points = sensitivity_points(runs, axis)
-    label = axis_label(axis)
+    label = joint_label(runs, axis)
     show_setting = any(p.setting for p in points)
     metrics = ("mAP", "AP50", "AP75")
     header = (*(("Setting",) if show_setting else ()), label, *(METRIC_HEADERS[m] for m in metrics), "Δ mAP")

@@ -84,3 +84,25 @@ def test_ablation_order_from_sweep_file(tmp_path, rec):
     (tmp_path / "s" / "sweep.yaml").write_text(yaml.safe_dump({"ablation_order": "dual"}))
     with pytest.raises(RecordError, match="ablation_order"):
         ablation_orders([tmp_path / "s"])
+
+
+def test_coco_schedule_label_from_epochs(tmp_path, rec):
+    for iterations, batch, expected in ((175920, 16, "2x"), (87960, 16, "1x"), (1000, 16, "1000it")):
+        cfg = rec.make_config(iterations=iterations)
+        cfg["data"]["dataset"] = "coco"
+        cfg["train"]["batch_size"] = batch
+        rec.write_run(tmp_path / str(iterations), cfg, mAP=0.3)
+        assert load_runs([tmp_path / str(iterations)]).iloc[0]["schedule"] == expected
+
+
+def test_plan_file_gives_sweep_and_role(tmp_path, rec):
+    import json
+
+    student = rec.write_run(tmp_path / "out", rec.make_config(), mAP=0.3)
+    teacher = rec.write_run(tmp_path / "out", rec.make_config(model="big"))
+    plan = {"runs": [{"run_id": student.name, "sweep": "ablation_x", "role": "student"},
+                     {"run_id": teacher.name, "sweep": "ablation_x", "role": "teacher"}]}  # fmt: skip
+    (tmp_path / "out" / "plan.json").write_text(json.dumps(plan))
+    frame = load_runs([tmp_path / "out"]).set_index("run_id")
+    assert set(frame["sweep"]) == {"ablation_x"} and set(frame["out_dir"]) == {"out"}
+    assert frame.loc[teacher.name, "role"] == "teacher" and frame.loc[student.name, "role"] == "student"

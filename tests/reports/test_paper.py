@@ -29,13 +29,16 @@ def test_dfmsd_values_are_never_filled():
 
 def test_transcribed_values():
     by = {(r.method, r.teacher, r.student, r.schedule): r for r in load_paper_rows()}
-    fgd = by[("fgd", "retinanet_x101_64x4d_fpn_1x", "retinanet_r50_fpn", "2x")]
+    retina_x101, retina_r50 = "mmdet:retinanet_x101-64x4d_fpn_1x_coco", "mmdet:retinanet_r50_fpn_2x_coco"
+    fgd = by[("fgd", retina_x101, retina_r50, "2x")]
     assert (fgd.metrics["mAP"], fgd.student_alone["mAP"]) == (40.7, 37.4)
-    pkd = by[("pkd", "fcos_x101_64x4d_fpn_gn-head_mstrain_2x", "retinanet_r50_fpn", "1x")]
+    fcos_x101 = "mmdet:fcos_x101-64x4d_fpn_gn-head_ms-640-800-2x_coco"
+    pkd = by[("pkd", fcos_x101, "mmdet:retinanet_r50_fpn_1x_coco", "1x")]
     assert (pkd.metrics["mAP"], pkd.student_alone["mAP"], pkd.teacher_metrics["mAP"]) == (40.3, 36.5, 42.6)
-    fkd = by[("fkd", "faster_rcnn_r101_fpn_1x", "faster_rcnn_r50_fpn", "1x")]
+    fkd = by[("fkd", "mmdet:faster-rcnn_r101_fpn_1x_coco", "mmdet:faster-rcnn_r50_fpn_1x_coco", "1x")]
     assert (fkd.metrics["mAP"], fkd.teacher_metrics["mAP"]) == (39.3, 39.4)
-    mgd = by[("mgd", "cascade_mask_rcnn_x101_32x4d_fpn_dconv_c3-c5_1x", "faster_rcnn_r50_fpn", "2x")]
+    cmr = "mmdet:cascade-mask-rcnn_x101-32x4d-dconv-c3-c5_fpn_1x_coco"
+    mgd = by[("mgd", cmr, "mmdet:faster-rcnn_r50_fpn_2x_coco", "2x")]
     assert mgd.metrics["mAP"] == 42.1
 
 
@@ -90,3 +93,16 @@ def test_schema_errors_name_the_file(tmp_path, text, message):
     with pytest.raises(ValueError, match=message) as info:
         load_paper_rows([path])
     assert "bad.yaml" in str(info.value)
+
+
+def test_paper_sweep_pairs_have_rows(request):
+    """Every (teacher, student, schedule) of sweeps/paper/*.yaml has published rows to compare with."""
+    import yaml
+
+    keys = {(r.teacher, r.student, r.schedule) for r in load_paper_rows()}
+    for path in sorted((request.config.rootpath / "sweeps" / "paper").glob("*.yaml")):
+        sweep = yaml.safe_load(path.read_text())
+        student = sweep["base"]["model"]["name"]
+        teacher = sweep["teachers"][sweep["base"]["distill"]["teacher"]]["model"]["name"]
+        schedule = "1x" if sweep["base"]["train"]["iterations"] == 87960 else "2x"
+        assert (teacher, student, schedule) in keys, path.name

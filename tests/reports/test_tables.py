@@ -163,3 +163,39 @@ def test_sensitivity_table(sensitivity_sweep):
     ]
     assert rows[4][-1] == "+6.5 ± 0.7 (2)"  # Δ 36 − 30 and 37 − 30
     assert [b[2] for b in bold(table)] == [False, True, False, False, True, False]
+
+
+def test_jointly_swept_axes_are_one_sensitivity_axis(tmp_path, rec):
+    sweep = tmp_path / "ratio"
+    for seed in (0, 1):
+        for ratio, v in ((0.45, 0.33), (0.65, 0.35)):
+            options = {"ratio_spatial": ratio, "ratio_channel": ratio}
+            rec.write_run(sweep, rec.make_config(seed=seed, method="dfmsd", teacher="t", options=options), mAP=v)
+    frame = load_runs([sweep])
+    assert numeric_axes(frame) == ["distill.options.ratio_channel"]
+    table = sensitivity_table("ratio", frame, "distill.options.ratio_channel")
+    assert table.header[0] == "ratio_channel = ratio_spatial"
+    assert [r[:2] for r in texts(table)] == [["0.45", "33.0 ± 0.0 (2)"], ["0.65", "35.0 ± 0.0 (2)"]]
+
+
+def test_stagewise_run_joins_the_pair_of_its_final_teacher(tmp_path, rec):
+    sweep = tmp_path / "s"
+    for seed, v in ((0, 0.30), (1, 0.32)):
+        rec.write_run(sweep, rec.make_config(seed=seed), mAP=v)
+        rec.write_run(sweep, rec.make_config(seed=seed, method="pkd", teacher="big"), mAP=v + 0.01)
+        rec.write_run(sweep, rec.make_config(seed=seed, method="dfmsd", stages=["mid", "big"]), mAP=v + 0.02)
+    rows = texts(comparison_table(load_runs([sweep])))
+    assert [r[2] for r in rows] == ["student alone", "PKD", "DFMSD via mid→big"]
+    assert rows[0][0] == "big: –" and rows[2][-1] == "<0.001"  # no teacher metrics; identical +1 differences
+    assert rows[2][9] == "+2.0 ± 0.0 (2)"
+
+
+def test_inheriting_init_still_finds_the_student_alone(tmp_path, rec):
+    sweep = tmp_path / "s"
+    for seed in (0, 1):
+        rec.write_run(sweep, rec.make_config(seed=seed), mAP=0.30)
+        cfg = rec.make_config(seed=seed, method="fgd", teacher="big")
+        cfg["model"]["options"] = {"inherit_from": "checkpoints/big.pth"}
+        rec.write_run(sweep, cfg, mAP=0.33)
+    rows = texts(comparison_table(load_runs([sweep])))
+    assert rows[0][2] == "student alone" and rows[1][9] == "+3.0 ± 0.0 (2)"
