@@ -163,7 +163,9 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def _key(config_flat: Mapping[str, Any], drop: Sequence[str]) -> str:
-    kept = {k: v for k, v in config_flat.items() if not k.startswith(tuple(drop))}
+    """Hash of the config without the ``drop`` prefixes. None values count as absent, so an empty mapping
+    (``model.options: {}``) and a mapping whose only keys were dropped give the same key."""
+    kept = {k: v for k, v in config_flat.items() if not k.startswith(tuple(drop)) and v is not None}
     blob = json.dumps(kept, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
