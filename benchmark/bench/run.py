@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import sys
@@ -44,6 +45,7 @@ def run_bench(
     sections: Sequence[str] = SECTIONS,
     device: str = "auto",
     threads: int = 2,
+    neon: bool = False,
     step_setting: StepSetting | None = None,
     echo: Any = None,
 ) -> dict[str, Any]:
@@ -52,7 +54,7 @@ def run_bench(
     t_start = time.perf_counter()
     torch.set_num_threads(threads)
     st = step_setting or (QUICK if quick else FULL)
-    st = StepSetting(**{**st.__dict__, "threads": threads, "device": device})
+    st = dataclasses.replace(st, threads=threads, device=device, neon=neon or st.neon)
     result: dict[str, Any] = {
         "mode": "quick" if quick else "full",
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -68,7 +70,7 @@ def run_bench(
         chosen = list(methods) if methods else kd_methods()
         steps: dict[str, Any] = {
             "pair": f"{TEACHER_MODEL} -> {STUDENT_MODEL}",
-            "setting": st.__dict__,
+            "setting": dataclasses.asdict(st),
             "targets": {"live": LIVE_TARGET, "cached": CACHED_TARGET},
             "methods": {},
         }
@@ -108,7 +110,9 @@ def format_report(result: dict[str, Any]) -> str:
         st = steps["setting"]
         lines += [
             "",
-            f"distillation step, {steps['pair']} (random init), {st['input_size']}x{st['input_size']} batch "
+            f"distillation step, {steps['pair']} "
+            f"({'NEON tiles, ImageNet trunks' if st['neon'] else 'random init, synthetic'}), "
+            f"{st['input_size']}x{st['input_size']} batch "
             f"{st['batch_size']}, {st['rounds']} rounds after {st['warmup']} warm-up, device "
             f"{next(iter(steps['methods'].values()), {}).get('device', '?')}:",
         ]

@@ -11,7 +11,8 @@ Ratios per round: ``live / (teacher + plain)`` (target <= 1.10: distillation cos
 the teacher) and ``cached / plain`` (target <= 1.05: with the cache a distilled step costs about a plain
 one). Models: Faster R-CNN MobileNetV2-FPN256 -> RetinaNet MobileNetV2-FPN64 with random weights, the
 student's first four trunk blocks frozen as with ImageNet weights, so the compute is the quickstart's; data:
-synthetic 400x400 images (NEON tile size, one class), batch 2, flips.
+synthetic 400x400 images (NEON tile size, one class), batch 2, flips. ``neon``: the real NEON tiles and
+ImageNet trunks (FPN and heads still random), which is where the fp16 loss effect is stated from.
 """
 
 from __future__ import annotations
@@ -42,6 +43,12 @@ class StepSetting:
     device: str = "auto"
     warmup: int = 2
     rounds: int = 10
+    neon: bool = False  # the real quickstart inputs: NEON tiles, ImageNet MobileNetV2 trunks (prepared on demand)
+
+    @property
+    def model_options(self) -> dict[str, Any]:
+        """Random trunks unless ``neon``; the student's first four blocks frozen either way (same compute)."""
+        return {} if self.neon else {"pretrained_backbone": False}
 
 
 def _configs(method: str, st: StepSetting, teacher_ckpt: Path) -> dict[str, RunConfig]:
@@ -54,13 +61,15 @@ def _configs(method: str, st: StepSetting, teacher_ckpt: Path) -> dict[str, RunC
         synthetic_size=st.input_size,
         synthetic_classes=1,
     )
+    if st.neon:
+        data = dataclasses.replace(base.data, input_size=st.input_size)
     train = dataclasses.replace(
         base.train, batch_size=st.batch_size, num_threads=st.threads, device=st.device, warmup_iters=0
     )
-    model = ModelConfig(name=STUDENT_MODEL, options={"pretrained_backbone": False, "frozen_blocks": 4})
+    model = ModelConfig(name=STUDENT_MODEL, options={**st.model_options, "frozen_blocks": 4})
     plain = dataclasses.replace(base, data=data, train=train, model=model)
     teacher = TeacherConfig(
-        model=ModelConfig(name=TEACHER_MODEL, options={"pretrained_backbone": False}), checkpoint=str(teacher_ckpt)
+        model=ModelConfig(name=TEACHER_MODEL, options=st.model_options), checkpoint=str(teacher_ckpt)
     )
 
     def kd(cache: str) -> RunConfig:
@@ -75,7 +84,7 @@ def save_random_teacher(path: Path, st: StepSetting) -> Path:
     from benchmark.zoo import build_detector
 
     torch.manual_seed(0)
-    model = ModelConfig(name=TEACHER_MODEL, options={"pretrained_backbone": False})
+    model = ModelConfig(name=TEACHER_MODEL, options=st.model_options)
     torch.save({"model": build_detector(model, num_classes=1).state_dict()}, path)
     return path
 
