@@ -546,7 +546,10 @@ def _loop(
             trainer.window_count += 1
             it = trainer.iteration
             bar.update(1)
-            bar.set_postfix(loss=f"{values['loss']:.3f}", kd=f"{values['kd']:.3f}", refresh=False)
+            postfix = {"loss": f"{values['loss']:.3f}"}
+            if trainer.criterion is not None:
+                postfix["kd"] = f"{values['kd']:.3f}"
+            bar.set_postfix(postfix, refresh=False)
             if it % cfg.train.log_every == 0 or it == total:
                 count = trainer.window_count
                 row = {"iter": it, **{n: s / count for n, s in trainer.window.items()}, "lr": values["lr"]}
