@@ -117,7 +117,7 @@ def format_report(result: dict[str, Any]) -> str:
             f"{next(iter(steps['methods'].values()), {}).get('device', '?')}:",
         ]
         header = (
-            f"{'method':8s} {'teacher s':>9s} {'plain s':>8s} {'live s':>8s} {'cached s':>8s}  "
+            f"{'method':8s} {'teacher s':>9s} {'plain s':>8s} {'live s':>8s} {'cached s':>8s} {'loss s':>7s}  "
             f"{'live/(teacher+plain) <= ' + format(LIVE_TARGET, '.2f'):>32s}  "
             f"{'cached/plain <= ' + format(CACHED_TARGET, '.2f'):>26s}  {'dloss fp32':>10s} {'dloss fp16':>10s}"
         )
@@ -127,10 +127,12 @@ def format_report(result: dict[str, Any]) -> str:
             cached = _ratio(r["cached_ratio"], CACHED_TARGET) if r["cache_used"] else "cache not used"
             eff = r["loss_effect"]
             lines.append(
-                f"{method:8s} {t['teacher']:9.3f} {t['plain']:8.3f} {t['live']:8.3f} {t['cached']:8.3f}  "
+                f"{method:8s} {t['teacher']:9.3f} {t['plain']:8.3f} {t['live']:8.3f} {t['cached']:8.3f} "
+                f"{t['loss']:7.3f}  "
                 f"{_ratio(r['live_ratio'], LIVE_TARGET):>32s}  {cached:>26s}  "
                 f"{eff['fp32_rel']:10.1e} {eff['fp16_rel']:10.1e}"
             )
+        lines.append("loss s: the distillation loss's forward+backward alone (the method's own cost)")
         lines.append("dloss: relative change of the total distillation loss vs the live teacher (same batch)")
     losses = result.get("losses")
     if losses:

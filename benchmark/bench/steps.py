@@ -5,7 +5,9 @@ Per method four cases run interleaved on the same batch, each round back to back
 * ``teacher``: the teacher's no-grad feature forward (what a live teacher adds to a step);
 * ``plain``: a plain student step (method ``none``): forward, detection losses, backward, optimiser step;
 * ``live``: the trainer's distillation step with the live teacher (``distill.teacher_cache: off``);
-* ``cached``: the same step reading the teacher features from the cache (``distill.teacher_cache: auto``).
+* ``cached``: the same step reading the teacher features from the cache (``distill.teacher_cache: auto``);
+* ``loss``: the distillation loss's forward + backward alone on that step's features (what a method itself
+  costs: ``cached - plain`` minus this is the harness's own overhead).
 
 Ratios per round: ``live / (teacher + plain)`` (target <= 1.10: distillation costs little beyond running
 the teacher) and ``cached / plain`` (target <= 1.05: with the cache a distilled step costs about a plain
@@ -139,6 +141,21 @@ def plain_trainer(st: StepSetting, workdir: Path, teacher_ckpt: Path) -> Any:
     return _trainer(_configs("none", st, teacher_ckpt)["plain"], workdir)
 
 
+def _loss_only(trainer: Any, batch: Any, images: list, targets: list) -> Any:
+    """One call: the distillation loss's forward + backward alone, on this step's student and teacher features."""
+    _, feats_s = trainer.student.forward_train(images, targets)
+    student = {k: v.detach().requires_grad_(True) for k, v in feats_s.features.items()}
+    teacher = trainer.teacher_source.features(batch, images).features
+    boxes = [t["boxes"] for t in targets]
+    generator = torch.Generator().manual_seed(0)
+
+    def step() -> None:
+        terms = trainer.criterion(student, teacher, boxes, feats_s.img_metas, generator=generator)
+        sum(terms.values()).backward()
+
+    return step
+
+
 def bench_method(method: str, st: StepSetting, workdir: Path, teacher_ckpt: Path, plain: Any) -> dict[str, Any]:
     """Times and per-round ratios of one method against ``plain`` (see the module docstring)."""
     cfgs = _configs(method, st, teacher_ckpt)
@@ -150,6 +167,7 @@ def bench_method(method: str, st: StepSetting, workdir: Path, teacher_ckpt: Path
         "plain": lambda: plain.train_step(images, targets, batch=batch),
         "live": lambda: live.train_step(images, targets, batch=batch),
         "cached": lambda: cached.train_step(images, targets, batch=batch),
+        "loss": _loss_only(cached, batch, images, targets),
     }
     times = interleaved(cases, warmup=st.warmup, rounds=st.rounds, device=live.device)
     result: dict[str, Any] = {

@@ -49,7 +49,7 @@ def test_bench_reduced_form_runs_and_reports(tmp_path):
         quick=True, methods=["mimic"], sections=["steps"], threads=1, step_setting=st, echo=lambda s: None
     )
     r = result["steps"]["methods"]["mimic"]
-    assert r["cache_used"] and set(r["times_s"]) == {"teacher", "plain", "live", "cached"}
+    assert r["cache_used"] and set(r["times_s"]) == {"teacher", "plain", "live", "cached", "loss"}
     assert r["live_ratio"]["n"] == 2 and r["cached_ratio"]["median"] > 0
     assert r["loss_effect"]["fp32_rel"] < 1e-5 and r["loss_effect"]["fp16_rel"] < 1e-2
     text = format_report(result)
