@@ -14,11 +14,7 @@ import sys
 
 import benchmark.commands as commands_pkg
 from benchmark.config import ConfigError
-from benchmark.data.errors import DatasetError, DownloadError
-
-
-class UserError(Exception):
-    """An error caused by the user's input; printed as one line, exit status 2."""
+from benchmark.errors import UserError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in exc.problems:
             print(f"error: {line}", file=sys.stderr)
         return 2
-    except (UserError, FileNotFoundError, DatasetError, DownloadError) as exc:
+    except (UserError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -57,5 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # `python -m benchmark.cli`: use the package's module, not a second copy of it
+    from benchmark.cli import main as package_main
+
+    sys.exit(package_main())

@@ -112,7 +112,7 @@ class QuickstartResult:
 
 
 def _validate_methods(methods: tuple[str, ...]) -> None:
-    from benchmark.cli import UserError
+    from benchmark.errors import UserError
     from benchmark.methods import METHODS
 
     unknown = [m for m in methods if m not in METHODS]

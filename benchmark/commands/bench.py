@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from benchmark.cli import UserError
+from benchmark.errors import UserError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

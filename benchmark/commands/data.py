@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from benchmark.cli import UserError
+from benchmark.errors import UserError
 
 PREPARE_HELP = """\
 Prepare offline data in the user cache ($DFMSD_BENCH_CACHE, default ~/.cache/dfmsd-bench).

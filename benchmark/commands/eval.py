@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _resolve(args: argparse.Namespace) -> tuple[ModelConfig, DataConfig, EvalConfig]:
     import torch
 
-    from benchmark.cli import UserError
+    from benchmark.errors import UserError
     from benchmark.record import RunRecord
 
     target: Path = args.target
@@ -81,7 +81,7 @@ def evaluate_target(args: argparse.Namespace) -> tuple[dict[str, float], float]:
     try:
         detector = build_detector(model_cfg, num_classes=dataset.num_classes).to(device)
     except ValueError as exc:  # a checkpoint that does not fit the model
-        from benchmark.cli import UserError
+        from benchmark.errors import UserError
 
         raise UserError(str(exc)) from None
     return evaluate(detector, dataset, eval_cfg, device)

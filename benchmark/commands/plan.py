@@ -6,7 +6,6 @@ import argparse
 import os
 from pathlib import Path
 
-from benchmark.cache.budget import cache_plan_lines
 from benchmark.scheduler import run_dir, run_state
 from benchmark.sweep import Plan, estimate_flops, load_plan
 
@@ -64,6 +63,8 @@ def render_plan(plan: Plan, out: str | os.PathLike[str]) -> str:
         "card FLOPs scaled to data.input_size; rough)",
     ]
     students = [r.config for r in plan.runs.values() if r.role == "student"]
+    from benchmark.cache.budget import cache_plan_lines  # loads the zoo (torch): only when planning
+
     tail += cache_plan_lines(students, Path(out) / "cache")  # teacher-feature caches and their disk budget
     return "\n".join([head, *lines, *tail])
 

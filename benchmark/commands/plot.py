@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchmark.cli import UserError
+    from benchmark.errors import UserError
     from reports.load import RecordError, load_runs
     from reports.plots import plot_all, plot_masks
 

@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchmark.cli import UserError
+    from benchmark.errors import UserError
     from benchmark.quickstart import format_table, run_quickstart
 
     if args.iterations < 1:

@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchmark.cli import UserError
+    from benchmark.errors import UserError
     from reports.load import RecordError, ablation_orders, load_runs
     from reports.paper import load_paper_rows
     from reports.report import parse_formats, write_report

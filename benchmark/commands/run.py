@@ -8,8 +8,8 @@ import signal
 import sys
 from pathlib import Path
 
-from benchmark.cli import UserError
 from benchmark.commands.plan import default_out
+from benchmark.errors import UserError
 from benchmark.executors import Executor, LocalExecutor, SlurmExecutor, default_workers, visible_gpus
 from benchmark.scheduler import SweepLockedError, execute
 from benchmark.sweep import Plan, load_plan

@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from benchmark.cli import UserError
+from benchmark.errors import UserError
 from benchmark.sweep.results import collect_rows, format_table
 
 ACTIVE = ("queued", "starting", "running")

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
-from benchmark.cli import UserError
+from benchmark.errors import UserError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

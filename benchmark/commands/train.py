@@ -67,7 +67,7 @@ def format_metrics(metrics: dict | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchmark.cli import UserError
+    from benchmark.errors import UserError
     from benchmark.train import RunBusy, RunFailed, train_run
 
     overrides = [*args.overrides, *(["tracking.wandb=false"] if args.no_wandb else [])]

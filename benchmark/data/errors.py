@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from benchmark.errors import UserError
 
-class DatasetError(ValueError):
+
+class DatasetError(UserError, ValueError):
     """A dataset file is missing, malformed or inconsistent (the message names the file and the id/key)."""
 
 
-class DownloadError(RuntimeError):
+class DownloadError(UserError, RuntimeError):
     """A pinned wheel could not be obtained with pip, or its sha256 does not match the pinned hash."""
