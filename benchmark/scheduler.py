@@ -98,7 +98,10 @@ def prepare_records(plan: Plan, out: str | os.PathLike[str], *, retry_failed: bo
 def write_plan_file(plan: Plan, out: str | os.PathLike[str]) -> None:
     """``<out>/plan.json``: every planned run (merged with earlier plans into the same directory)."""
     path = Path(out) / PLAN_FILE
-    entries = {e["run_id"]: e for e in read_plan_file(out)}
+    previous = json.loads(path.read_text()) if path.exists() else {}
+    sweeps = dict(previous.get("sweeps", {}))
+    sweeps[plan.name] = {"source": plan.source, "ablation_order": list(plan.ablation_order)}
+    entries = {e["run_id"]: e for e in previous.get("runs", [])}
     for rid in plan.order():
         run = plan.runs[rid]
         entries[rid] = {
@@ -112,7 +115,8 @@ def write_plan_file(plan: Plan, out: str | os.PathLike[str]) -> None:
             "deps": list(run.deps),
             "labels": dict(run.labels),
         }
-    atomic_write_text(path, json.dumps({"updated": now_iso(), "runs": list(entries.values())}, indent=1) + "\n")
+    data = {"updated": now_iso(), "sweeps": sweeps, "runs": list(entries.values())}
+    atomic_write_text(path, json.dumps(data, indent=1) + "\n")
 
 
 def read_plan_file(out: str | os.PathLike[str]) -> list[dict]:

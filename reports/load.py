@@ -115,25 +115,27 @@ def read_plan_entries(sweep_dir: Path) -> dict[str, dict[str, Any]]:
     return {str(e["run_id"]): e for e in runs or [] if isinstance(e, dict) and "run_id" in e}
 
 
-def read_sweep_file(sweep_dir: Path) -> dict[str, Any]:
-    """The sweep's own file (``<out>/sweep.yaml``) when the harness wrote one, else ``{}``."""
-    path = sweep_dir / "sweep.yaml"
-    if not path.is_file():
+def read_plan_sweeps(sweep_dir: Path) -> dict[str, dict[str, Any]]:
+    """``sweep name -> {source, ablation_order}`` from the harness's ``<out>/plan.json``, ``{}`` without one."""
+    path = sweep_dir / "plan.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (json.JSONDecodeError, UnicodeDecodeError):
         return {}
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return data if isinstance(data, dict) else {}
+    sweeps = data.get("sweeps") if isinstance(data, dict) else None
+    return sweeps if isinstance(sweeps, dict) else {}
 
 
 def ablation_orders(paths: Iterable[str | Path]) -> dict[str, list[str]]:
-    """``sweep name -> ablation_order`` for every sweep that declares one in its ``sweep.yaml``."""
+    """``sweep name -> ablation_order`` for every sweep whose file declares one (recorded in ``plan.json``)."""
     orders: dict[str, list[str]] = {}
-    for sweep, run_dir in find_run_dirs(paths):
-        if sweep in orders:
-            continue
-        order = read_sweep_file(sweep_dir_of(run_dir)).get("ablation_order")
-        if order is not None:
+    for sweep_dir in sorted({sweep_dir_of(run_dir) for _, run_dir in find_run_dirs(paths)}):
+        for sweep, entry in sorted(read_plan_sweeps(sweep_dir).items()):
+            order = entry.get("ablation_order") if isinstance(entry, dict) else None
+            if not order or sweep in orders:
+                continue
             if not isinstance(order, list) or not all(isinstance(x, str) for x in order):
-                raise RecordError(f"{sweep_dir_of(run_dir) / 'sweep.yaml'}: ablation_order: expected a list of keys")
+                raise RecordError(f"{sweep_dir / 'plan.json'}: ablation_order: expected a list of keys")
             orders[sweep] = list(order)
     return orders
 

@@ -4,7 +4,7 @@
 # Extra arguments go to both pytest calls (e.g. scripts/test.sh -x).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install.sh --dev
+bash scripts/install.sh --dev --mm
 export WANDB_MODE=offline WANDB_SILENT=true MPLBACKEND=Agg
 .venv/bin/python -m pytest -m "not slow" "$@"
 .venv/bin/python -m pytest -m slow "$@"

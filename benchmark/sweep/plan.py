@@ -52,6 +52,7 @@ class Plan:
     name: str
     source: str
     runs: dict[str, PlannedRun] = field(default_factory=dict)
+    ablation_order: tuple[str, ...] = ()
 
     def order(self) -> list[str]:
         """Run ids, every run after its dependencies (ties: plan order)."""
@@ -106,7 +107,7 @@ def build_plan(sweep: Sweep) -> Plan:
         rid = student.run_id()
         labels = tuple((k, v) for k, v in point.labels.items())
         students.setdefault(rid, PlannedRun(rid, student, "student", tuple(deps), labels))
-    plan = Plan(sweep.name, sweep.source)
+    plan = Plan(sweep.name, sweep.source, ablation_order=sweep.ablation_order)
     plan.runs.update(teachers)
     for rid, run in students.items():
         plan.runs.setdefault(rid, run)  # a student equal to a teacher run is that run

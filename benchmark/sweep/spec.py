@@ -31,7 +31,7 @@ import yaml
 from benchmark.config import ConfigError, RunConfig, TeacherConfig, parse_dataclass, sanitize_name, to_plain
 from benchmark.overrides import apply_overrides, parse_override
 
-TOP_KEYS = ("name", "description", "base", "teachers", "grid", "zip", "include", "exclude")
+TOP_KEYS = ("name", "description", "base", "teachers", "grid", "zip", "include", "exclude", "ablation_order")
 CONFIG_ROOTS = frozenset(f.name for f in dataclasses.fields(RunConfig))
 
 
@@ -69,6 +69,7 @@ class Sweep:
     include: tuple[Assignment, ...]
     exclude: tuple[dict[str, list[Any]], ...]
     overrides: tuple[str, ...] = ()
+    ablation_order: tuple[str, ...] = ()  # switch keys in the order a cumulative ablation turns them on
 
     def points(self) -> list[Point]:
         """Every point: the product of the axes minus excluded ones, then the include entries (a sweep with
@@ -135,6 +136,12 @@ def sweep_from_dict(data: Any, source: str, overrides: Iterable[str] = (), *, de
     axes += _zip(data.get("zip") or [], source, problems)
     include = _entries(data.get("include") or [], "include", source, problems)
     exclude = tuple(_rule(a.values) for a in _entries(data.get("exclude") or [], "exclude", source, problems))
+    order = data.get("ablation_order") or []
+    if not isinstance(order, list) or not all(isinstance(k, str) and k for k in order):
+        problems.append(
+            f"{source}: ablation_order: expected a list of option keys, got {order!r}"
+        )
+        order = []
     for text in overrides:
         try:
             path, _ = parse_override(text)
@@ -156,6 +163,7 @@ def sweep_from_dict(data: Any, source: str, overrides: Iterable[str] = (), *, de
         include=tuple(include),
         exclude=exclude,
         overrides=overrides,
+        ablation_order=tuple(order),
     )
 
 

@@ -106,3 +106,27 @@ def test_cycle_and_unknown_dependency_are_errors():
         topological_order(["a", "b"], {"a": {"b"}, "b": {"a"}})
     with pytest.raises(ValueError, match="unknown"):
         topological_order(["a"], {"a": {"z"}})
+
+
+def test_ablation_order_reaches_the_report_through_plan_json(tmp_path):
+    from benchmark.scheduler import run_dir, write_plan_file
+    from reports.load import ablation_orders
+
+    plan = build_plan(
+        sweep_from_dict(
+            {
+                "name": "abl",
+                "base": BASE,
+                "grid": {"seed": [0, 1]},
+                "ablation_order": ["enhance"],
+            },
+            "abl.yaml",
+        )
+    )
+    write_plan_file(plan, tmp_path)
+    rid = plan.order()[0]
+    run_dir(tmp_path, rid).mkdir(parents=True)
+    (run_dir(tmp_path, rid) / "config.yaml").write_text("{}")
+    assert ablation_orders([tmp_path]) == {"abl": ["enhance"]}
+    with pytest.raises(Exception, match="ablation_order"):
+        sweep_from_dict({"base": BASE, "ablation_order": "enhance"}, "bad.yaml")

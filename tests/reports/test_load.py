@@ -1,9 +1,9 @@
 """Loading run records: discovery, flattened config columns, derived columns, nothing dropped."""
 
+import json
 import math
 
 import pytest
-import yaml
 
 from reports.load import RecordError, ablation_orders, find_run_dirs, flatten, load_runs, varying_axes
 
@@ -76,12 +76,14 @@ def test_varying_axes_ignore_seed_and_bookkeeping(tmp_path, rec):
     assert varying_axes(load_runs([tmp_path / "s"])) == ["distill.options.ratio_spatial"]
 
 
-def test_ablation_order_from_sweep_file(tmp_path, rec):
+def test_ablation_order_from_plan_file(tmp_path, rec):
     rec.write_run(tmp_path / "s", rec.make_config(), mAP=0.3)
     assert ablation_orders([tmp_path / "s"]) == {}
-    (tmp_path / "s" / "sweep.yaml").write_text(yaml.safe_dump({"ablation_order": ["dual", "enhance"]}))
+    plan = {"sweeps": {"s": {"ablation_order": ["dual", "enhance"]}}, "runs": []}
+    (tmp_path / "s" / "plan.json").write_text(json.dumps(plan))
     assert ablation_orders([tmp_path / "s"]) == {"s": ["dual", "enhance"]}
-    (tmp_path / "s" / "sweep.yaml").write_text(yaml.safe_dump({"ablation_order": "dual"}))
+    plan["sweeps"]["s"]["ablation_order"] = "dual"
+    (tmp_path / "s" / "plan.json").write_text(json.dumps(plan))
     with pytest.raises(RecordError, match="ablation_order"):
         ablation_orders([tmp_path / "s"])
 

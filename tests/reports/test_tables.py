@@ -1,7 +1,6 @@
 """Tables on synthetic record sets with known means and stds: exact cells, bold, order, axes, cost."""
 
 import pytest
-import yaml
 
 from reports.load import load_runs
 from reports.stats import Summary
@@ -98,9 +97,6 @@ def ablation_sweep(tmp_path, rec):
 
 
 def test_ablation_axes_and_cumulative_order(ablation_sweep):
-    (ablation_sweep / "sweep.yaml").write_text(
-        yaml.safe_dump({"ablation_order": ["dual", "enhance", "sem_align", "stages"]})
-    )
     frame = load_runs([ablation_sweep])
     table = ablation_table("abl", frame, order=["dual", "enhance", "sem_align", "stages"])
     assert table.header[:6] == ("Method", "Dual", "Enhance", "Align", "Stages", "Teachers")
