@@ -19,6 +19,7 @@ from benchmark.config import (
     DistillConfig,
     ModelConfig,
     RunConfig,
+    StageConfig,
     TeacherConfig,
     TrackingConfig,
     TrainConfig,
@@ -27,7 +28,7 @@ from benchmark.config import (
 
 TEACHER_MODEL = "faster_rcnn_mnv2_fpn256"
 STUDENT_MODEL = "retinanet_mnv2_fpn64"
-DEFAULT_METHODS = ("none", "mimic")
+DEFAULT_METHODS = ("none", "mimic", "dfmsd")
 DEFAULT_ITERATIONS = 400
 TEACHER_SEED = 0
 WEAK_TEACHER_MAP = 0.03  # below this a full-length teacher run has failed to learn (it reaches ~0.10)
@@ -69,14 +70,24 @@ def quickstart_student(
     max_images: int | None = None,
     wandb: bool = True,
 ) -> RunConfig:
-    """The student run for ``method`` (``none``: no teacher)."""
+    """The student run for ``method`` (``none``: no teacher).
+
+    ``dfmsd`` runs stage-wise with the one quickstart teacher (reading S-b of dfmsd/loss.py): the first half
+    without masking enhancement (gamma 0), the second half with it (gamma 1). The two-teacher curriculum (S-a)
+    needs a second trained teacher and lives in ``sweeps/neon_methods.yaml``.
+    """
+    teacher = None if method == "none" else quickstart_teacher(iterations)
+    stages: tuple[StageConfig, ...] = ()
+    if method == "dfmsd":
+        stages = tuple(StageConfig(teacher=teacher, fraction=0.5, options={"gamma": gamma}) for gamma in (0.0, 1.0))
+        teacher = None
     return RunConfig(
         name=f"quickstart-{method}",
         seed=seed,
         data=quickstart_data(max_images),
         model=ModelConfig(name=STUDENT_MODEL),
         train=_schedule(iterations, optimizer="adamw", lr=1e-3),
-        distill=DistillConfig(method=method, teacher=None if method == "none" else quickstart_teacher(iterations)),
+        distill=DistillConfig(method=method, teacher=teacher, stages=stages),
         tracking=TrackingConfig(wandb=wandb, group="quickstart", tags=("quickstart",)),
     )
 

@@ -30,6 +30,7 @@ def test_quickstart_on_neon_subset(tmp_path, monkeypatch):
     assert mimic["teacher_final"] == teacher_metrics["final"]
     table = format_table(result)
     assert "teacher faster_rcnn_mnv2_fpn256" in table and "student + mimic" in table and "Δ mAP" in table
+    assert "student + dfmsd" in table
 
     # a second quickstart reuses every record
     lines.clear()
