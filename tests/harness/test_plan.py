@@ -70,7 +70,7 @@ def test_shipped_sweeps_plan(request):
     root = request.config.rootpath / "sweeps"
     files = [*root.glob("*.yaml"), *root.glob("ablations/*.yaml")]  # sweeps/paper needs COCO and checkpoints
     counts = {p.stem: len(load_plan(p).runs) for p in sorted(files)}
-    assert counts["smoke"] == 5 and counts["quickstart"] == 4 and counts["neon_methods"] == 50
+    assert counts["smoke"] == 5 and counts["quickstart"] == 4 and counts["neon_methods"] == 56
     assert {"dual", "enhance", "sem_align", "stages", "mask_select", "ratio", "temp"} <= set(counts)
 
 
