@@ -20,7 +20,6 @@ import io
 import json
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -33,6 +32,7 @@ from tqdm import tqdm
 
 from benchmark.cache.key import FORMAT_VERSION, Transform, cache_dir_name, file_sha256
 from benchmark.data.coco import CocoDetection, resized_shape
+from benchmark.record import atomic_write_bytes
 from benchmark.zoo.base import Detector
 
 MANIFEST = "manifest.json"
@@ -48,19 +48,6 @@ class CacheCorrupt(RuntimeError):
 
 def entry_name(image_id: int, transform: Transform) -> str:
     return f"{image_id}/{transform.tag}"
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class FeatureCache:
@@ -181,7 +168,7 @@ def build_cache(
                 torch.save(feats, buffer)
                 blob = buffer.getvalue()
                 file = f"{sample.image_id}-{t.tag}.pt"
-                _atomic_write_bytes(directory / ENTRIES / file, blob)
+                atomic_write_bytes(directory / ENTRIES / file, blob)
                 entries[entry_name(sample.image_id, t)] = {
                     "file": file,
                     "sha256": hashlib.sha256(blob).hexdigest(),
@@ -202,10 +189,8 @@ def build_cache(
         "entries": entries,
     }
     blob = json.dumps(manifest, indent=1, sort_keys=True).encode()
-    _atomic_write_bytes(directory / MANIFEST, blob)
-    _atomic_write_bytes(
-        directory / COMPLETE, json.dumps({"manifest_sha256": hashlib.sha256(blob).hexdigest()}).encode()
-    )
+    atomic_write_bytes(directory / MANIFEST, blob)
+    atomic_write_bytes(directory / COMPLETE, json.dumps({"manifest_sha256": hashlib.sha256(blob).hexdigest()}).encode())
     return FeatureCache(directory, manifest)
 
 
