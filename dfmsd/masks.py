@@ -73,13 +73,24 @@ def foreground_weights(
     valid = hmax >= 0
     area = 1.0 / (hmax + 1 - hmin).to(torch.int32) / (wmax + 1 - wmin).to(torch.int32)  # float32, FGD order
     area = torch.where(valid, area, torch.zeros_like(area))
-    rows = torch.arange(height, device=device)
-    cols = torch.arange(width, device=device)
-    in_rows = (rows.view(1, 1, -1) >= hmin.unsqueeze(-1)) & (rows.view(1, 1, -1) <= hmax.unsqueeze(-1))  # (N,J,H)
-    in_cols = (cols.view(1, 1, -1) >= wmin.unsqueeze(-1)) & (cols.view(1, 1, -1) <= wmax.unsqueeze(-1))  # (N,J,W)
-    inside = in_rows.unsqueeze(-1) & in_cols.unsqueeze(-2)  # (N, J, H, W)
-    weights = torch.where(inside, area.view(n, jmax, 1, 1), torch.zeros((), dtype=area.dtype, device=device))
-    return weights.amax(dim=1).to(dtype)
+    # The covering box of largest weight per cell, without an (N, J, H, W) intermediate: rank the boxes by
+    # weight, then one float64 batched matmul gives sum_j in_j(h, w) * 2^rank_j per cell (an exact integer for
+    # up to 52 boxes per chunk), whose highest set bit (frexp) is the winning rank.
+    area, order = torch.sort(area, dim=1)  # rank 0 = smallest weight (padding boxes: 0, cover nothing)
+    hmin, hmax, wmin, wmax = (torch.gather(t, 1, order) for t in (hmin, hmax, wmin, wmax))
+    rows = torch.arange(height, device=device).view(1, 1, -1)
+    cols = torch.arange(width, device=device).view(1, 1, -1)
+    in_rows = ((rows >= hmin.unsqueeze(-1)) & (rows <= hmax.unsqueeze(-1))).to(torch.float64)  # (N, J, H)
+    in_cols = ((cols >= wmin.unsqueeze(-1)) & (cols <= wmax.unsqueeze(-1))).to(torch.float64)  # (N, J, W)
+    winner = torch.zeros(n, height, width, dtype=torch.int64, device=device)  # 0: no box, else rank + 1
+    for start in range(0, jmax, 52):
+        stop = min(start + 52, jmax)
+        bits = torch.exp2(torch.arange(stop - start, dtype=torch.float64, device=device)).view(1, -1, 1)
+        code = torch.bmm((in_rows[:, start:stop] * bits).transpose(1, 2), in_cols[:, start:stop])  # (N, H, W)
+        top = torch.frexp(code).exponent.to(torch.int64) + start  # highest set bit + 1, offset by the chunk
+        winner = torch.maximum(winner, torch.where(code > 0, top, 0))
+    weights = torch.cat([torch.zeros(n, 1, dtype=area.dtype, device=device), area], dim=1)
+    return torch.gather(weights, 1, winner.view(n, -1)).view(n, height, width).to(dtype)
 
 
 def background_weights(fg: Tensor) -> Tensor:
