@@ -6,8 +6,11 @@ import argparse
 import os
 from pathlib import Path
 
+from benchmark.errors import UserError
 from benchmark.scheduler import run_dir, run_state
 from benchmark.sweep import Plan, estimate_flops, load_plan
+
+DEFAULT_GPU_TFLOPS = 100.0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,6 +23,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("sweep", help="sweep file (sweeps/*.yaml)")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="override any run-config key for every run")
     p.add_argument("--out", help="output directory to compare against (default: runs/<sweep name>)")
+    p.add_argument(
+        "--gpu-tflops",
+        type=float,
+        default=DEFAULT_GPU_TFLOPS,
+        help="effective training throughput of one GPU in TFLOP/s used to turn the FLOP estimate into GPU-hours "
+        f"(default {DEFAULT_GPU_TFLOPS:g}: an assumption, not a measurement; calibrate it from one finished run)",
+    )
     p.set_defaults(func=main)
 
 
@@ -28,13 +38,15 @@ def default_out(plan: Plan) -> Path:
 
 
 def main(args: argparse.Namespace) -> int:
-    plan = load_plan(args.sweep, args.overrides)
+    plan = load_plan(args.sweep, args.overrides, allow_missing_inputs=True)
     out = Path(args.out) if args.out else default_out(plan)
-    print(render_plan(plan, out))
+    if args.gpu_tflops <= 0:
+        raise UserError(f"--gpu-tflops: expected a positive number, got {args.gpu_tflops}")
+    print(render_plan(plan, out, gpu_tflops=args.gpu_tflops))
     return 0
 
 
-def render_plan(plan: Plan, out: str | os.PathLike[str]) -> str:
+def render_plan(plan: Plan, out: str | os.PathLike[str], *, gpu_tflops: float = 100.0) -> str:
     order = plan.order()
     number = {rid: i + 1 for i, rid in enumerate(order)}
     rows = [("#", "STATE", "ROLE", "RUN", "NEEDS", "COST", "GRID POINT")]
@@ -61,12 +73,29 @@ def render_plan(plan: Plan, out: str | os.PathLike[str]) -> str:
         "states: " + ", ".join(f"{n} {s}" for s, n in sorted(states.items())),
         f"cost of runs not done: ~{_flops(todo_cost)} (3 x student forward x iterations x batch + teacher forwards; "
         "card FLOPs scaled to data.input_size; rough)",
+        f"  = ~{todo_cost / (gpu_tflops * 1e12) / 3600:.1f} GPU-hours at an assumed {gpu_tflops:g} TFLOP/s effective "
+        "per GPU (--gpu-tflops)",
     ]
     students = [r.config for r in plan.runs.values() if r.role == "student"]
     from benchmark.cache.budget import cache_plan_lines  # loads the zoo (torch): only when planning
 
     tail += cache_plan_lines(students, Path(out) / "cache")  # teacher-feature caches and their disk budget
+    if plan.missing_inputs:
+        missing = _missing_items(plan.missing_inputs)
+        tail.append(f"not runnable yet: {len(missing)} missing input(s); `run` refuses until they exist:")
+        tail += [f"  {item} (named in {n} place{'s' if n > 1 else ''})" for item, n in missing.items()]
     return "\n".join([head, *lines, *tail])
+
+
+def _missing_items(problems: tuple[str, ...]) -> dict[str, int]:
+    """``missing item -> how many problem lines name it`` (the text from the marker on, e.g. 'no such file: x')."""
+    from benchmark.sweep.plan import MISSING_INPUT
+
+    items: dict[str, int] = {}
+    for problem in problems:
+        start = min((problem.find(m) for m in MISSING_INPUT if m in problem), default=0)
+        items[problem[start:]] = items.get(problem[start:], 0) + 1
+    return items
 
 
 def _flops(value: float | None) -> str:

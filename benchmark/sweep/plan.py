@@ -53,6 +53,7 @@ class Plan:
     source: str
     runs: dict[str, PlannedRun] = field(default_factory=dict)
     ablation_order: tuple[str, ...] = ()
+    missing_inputs: tuple[str, ...] = ()  # see build_plan(allow_missing_inputs=True)
 
     def order(self) -> list[str]:
         """Run ids, every run after its dependencies (ties: plan order)."""
@@ -75,12 +76,20 @@ class Plan:
         return memo
 
 
-def load_plan(path: str | Path, overrides: Iterable[str] = ()) -> Plan:
-    return build_plan(load_sweep(path, overrides))
+# problems that only say an input is not on disk yet
+MISSING_INPUT = ("no such file", "no such folder", "needs data.root")
 
 
-def build_plan(sweep: Sweep) -> Plan:
-    """Resolve and validate every point; raise :class:`ConfigError` with every problem, one line each."""
+def load_plan(path: str | Path, overrides: Iterable[str] = (), *, allow_missing_inputs: bool = False) -> Plan:
+    return build_plan(load_sweep(path, overrides), allow_missing_inputs=allow_missing_inputs)
+
+
+def build_plan(sweep: Sweep, *, allow_missing_inputs: bool = False) -> Plan:
+    """Resolve and validate every point; raise :class:`ConfigError` with every problem, one line each.
+
+    With ``allow_missing_inputs`` (``plan``: show a grid before its data and checkpoints are in place) a
+    problem that only says a file or folder is missing goes to ``Plan.missing_inputs`` instead.
+    """
     problems: list[str] = []
     resolved: list[tuple[RunConfig, Point]] = []
     for point in sweep.points():
@@ -88,8 +97,11 @@ def build_plan(sweep: Sweep) -> Plan:
         problems.extend(point_problems)
         if cfg is not None:
             resolved.append((cfg, point))
+    problems = list(dict.fromkeys(problems))
+    missing = [p for p in problems if allow_missing_inputs and any(m in p for m in MISSING_INPUT)]
+    problems = [p for p in problems if p not in missing]
     if problems:
-        raise ConfigError(list(dict.fromkeys(problems)))
+        raise ConfigError(problems)
     teachers: dict[str, PlannedRun] = {}
     students: dict[str, PlannedRun] = {}
     for cfg, point in resolved:
@@ -107,7 +119,7 @@ def build_plan(sweep: Sweep) -> Plan:
         rid = student.run_id()
         labels = tuple((k, v) for k, v in point.labels.items())
         students.setdefault(rid, PlannedRun(rid, student, "student", tuple(deps), labels))
-    plan = Plan(sweep.name, sweep.source, ablation_order=sweep.ablation_order)
+    plan = Plan(sweep.name, sweep.source, ablation_order=sweep.ablation_order, missing_inputs=tuple(missing))
     plan.runs.update(teachers)
     for rid, run in students.items():
         plan.runs.setdefault(rid, run)  # a student equal to a teacher run is that run
@@ -131,7 +143,8 @@ def resolve_point(sweep: Sweep, point: Point) -> tuple[RunConfig | None, list[st
     for key, message in keyed:
         origin = origin_of(key, point.origins)
         lines.append(f"{sweep.source}: {origin}: {key}: {message}" if origin else f"{sweep.source}: {key}: {message}")
-    return (None if lines else cfg), lines
+    only_missing = lines and not parse_problems and all(any(m in line for m in MISSING_INPUT) for line in lines)
+    return (cfg if not lines or only_missing else None), lines
 
 
 def _resolve_teacher_refs(raw: dict, teachers: Mapping[str, dict], keyed: list[tuple[str, str]]) -> None:

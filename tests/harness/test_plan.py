@@ -130,3 +130,17 @@ def test_ablation_order_reaches_the_report_through_plan_json(tmp_path):
     assert ablation_orders([tmp_path]) == {"abl": ["enhance"]}
     with pytest.raises(Exception, match="ablation_order"):
         sweep_from_dict({"base": BASE, "ablation_order": "enhance"}, "bad.yaml")
+
+
+def test_plan_without_data_lists_missing_inputs_and_run_refuses(tmp_path):
+    from benchmark.commands.plan import render_plan
+
+    missing_root = tmp_path / "coco"
+    sweep = sweep_from_dict({"base": {**BASE, "data": {"dataset": "coco", "root": str(missing_root)}}}, "c.yaml")
+    with pytest.raises(Exception, match="no such folder"):
+        build_plan(sweep)
+    plan = build_plan(sweep, allow_missing_inputs=True)
+    assert len(plan.runs) == 1 and plan.missing_inputs
+    text = render_plan(plan, tmp_path / "out", gpu_tflops=50)
+    assert "GPU-hours at an assumed 50 TFLOP/s" in text
+    assert "not runnable yet: 1 missing input(s)" in text and f"no such folder: {missing_root}" in text
