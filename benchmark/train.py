@@ -488,7 +488,12 @@ def _train_locked(
         if isinstance(exc, KeyboardInterrupt):
             reason = f"interrupted at iteration {trainer.iteration if trainer else 0}"
         record.log(reason if isinstance(exc, RunFailed) else traceback.format_exc())
-        record.mark_failed(reason)
+        if isinstance(exc, RunStopped | KeyboardInterrupt):
+            # stopped on request, with last.pt saved: the status stays "running" (an interrupted run once the
+            # lock is free), so relaunching the sweep resumes it instead of counting it as failed
+            record.update_status(reason=reason)
+        else:
+            record.mark_failed(reason)
         if trainer is not None:
             record.update_status(iteration=trainer.iteration, stage=trainer.stage)
         if trainer is not None:
