@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dfmsd.align import aligned_pair
 from dfmsd.attention import attention_maps
 from dfmsd.masks import background_weights, foreground_weights
 
@@ -93,15 +94,11 @@ class FGDLoss(nn.Module):
         *,
         generator: torch.Generator | None = None,
     ) -> dict[str, Tensor]:
-        if preds_S.shape[-2:] != preds_T.shape[-2:]:
-            raise ValueError(f"FGD: student {tuple(preds_S.shape)} and teacher {tuple(preds_T.shape)} differ in H, W")
+        preds_S, preds_T = aligned_pair("FGD", self.align, preds_S, preds_T)
         if len(gt_bboxes) != preds_S.shape[0] or len(img_metas) != preds_S.shape[0]:
             raise ValueError(
                 f"FGD: batch of {preds_S.shape[0]} but {len(gt_bboxes)} gt_bboxes and {len(img_metas)} img_metas"
             )
-        preds_T = preds_T.detach()
-        if self.align is not None:
-            preds_S = self.align(preds_S)
         n, _, h, w = preds_S.shape
         spatial_t, channel_t = attention_maps(preds_T, self.temp)
         spatial_s, channel_s = attention_maps(preds_S, self.temp)

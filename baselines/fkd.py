@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dfmsd.align import aligned_pair
 from dfmsd.attention import attention_maps
 
 
@@ -152,10 +153,7 @@ class FKDLoss(nn.Module):
         *,
         generator: torch.Generator | None = None,
     ) -> dict[str, Tensor]:
-        if preds_S.shape[-2:] != preds_T.shape[-2:]:
-            raise ValueError(f"FKD: student {tuple(preds_S.shape)} and teacher {tuple(preds_T.shape)} differ in H, W")
-        t = preds_T.detach()
-        s = self.align(preds_S) if self.align is not None else preds_S
+        s, t = aligned_pair("FKD", self.align, preds_S, preds_T)
         n, _, h, w = s.shape
         mask = ((attention_maps(t, self.spatial_T)[0] + attention_maps(s, self.spatial_T)[0]) / 2).detach()
         feat = (torch.sum((t - self.adaptation_layers(s)) ** 2 * mask.unsqueeze(1)) ** 0.5) * self.mask_l2_weight

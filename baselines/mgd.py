@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dfmsd.align import aligned_pair
 from dfmsd.generation import generation_block
 from dfmsd.masks import random_spatial_mask
 
@@ -60,11 +61,7 @@ class MGDLoss(nn.Module):
         *,
         generator: torch.Generator | None = None,
     ) -> dict[str, Tensor]:
-        if preds_S.shape[-2:] != preds_T.shape[-2:]:
-            raise ValueError(f"MGD: student {tuple(preds_S.shape)} and teacher {tuple(preds_T.shape)} differ in H, W")
-        preds_T = preds_T.detach()
-        if self.align is not None:
-            preds_S = self.align(preds_S)
+        preds_S, preds_T = aligned_pair("MGD", self.align, preds_S, preds_T)
         n, _, h, w = preds_T.shape
         mask = random_spatial_mask(n, h, w, self.lambda_mgd, generator=generator, device=preds_S.device)
         new_fea = self.generation(torch.mul(preds_S, mask))

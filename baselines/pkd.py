@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dfmsd.align import channel_standardize
+from dfmsd.align import aligned_pair, channel_standardize
 
 
 class PKDLoss(nn.Module):
@@ -45,9 +45,7 @@ class PKDLoss(nn.Module):
         *,
         generator: torch.Generator | None = None,
     ) -> dict[str, Tensor]:
-        preds_T = preds_T.detach()
-        if self.align is not None:
-            preds_S = self.align(preds_S)
+        preds_S, preds_T = aligned_pair("PKD", self.align, preds_S, preds_T, same_size=False)
         if preds_S.shape[-2:] != preds_T.shape[-2:]:
             if self.resize_stu:
                 preds_S = F.interpolate(preds_S, preds_T.shape[-2:], mode="bilinear")
