@@ -69,6 +69,7 @@ def quickstart_student(
     seed: int = 0,
     max_images: int | None = None,
     wandb: bool = True,
+    teacher_cache: str = "auto",
 ) -> RunConfig:
     """The student run for ``method`` (``none``: no teacher).
 
@@ -87,7 +88,7 @@ def quickstart_student(
         data=quickstart_data(max_images),
         model=ModelConfig(name=STUDENT_MODEL),
         train=_schedule(iterations, optimizer="adamw", lr=1e-3),
-        distill=DistillConfig(method=method, teacher=teacher, stages=stages),
+        distill=DistillConfig(method=method, teacher=teacher, stages=stages, teacher_cache=teacher_cache),
         tracking=TrackingConfig(wandb=wandb, group="quickstart", tags=("quickstart",)),
     )
 
@@ -99,10 +100,14 @@ def quickstart_configs(
     methods: tuple[str, ...] = DEFAULT_METHODS,
     max_images: int | None = None,
     wandb: bool = True,
+    teacher_cache: str = "auto",
 ) -> tuple[RunConfig, list[RunConfig]]:
     """``(teacher run, student runs)`` in training order."""
     students = [
-        quickstart_student(m, iterations=iterations, seed=seed, max_images=max_images, wandb=wandb) for m in methods
+        quickstart_student(
+            m, iterations=iterations, seed=seed, max_images=max_images, wandb=wandb, teacher_cache=teacher_cache
+        )
+        for m in methods
     ]
     teacher = teacher_run_config(
         quickstart_student("none", iterations=iterations, seed=seed, max_images=max_images, wandb=wandb),
@@ -141,6 +146,7 @@ def run_quickstart(
     methods: tuple[str, ...] = DEFAULT_METHODS,
     no_wandb: bool = False,
     max_images: int | None = None,
+    teacher_cache: str = "auto",
     progress: bool = True,
     echo: Any = print,
 ) -> QuickstartResult:
@@ -155,7 +161,12 @@ def run_quickstart(
     prepare_neon(progress=progress)
     ensure_mobilenet_v2_weights(progress=progress)
     teacher_cfg, students = quickstart_configs(
-        iterations=iterations, seed=seed, methods=methods, max_images=max_images, wandb=not no_wandb
+        iterations=iterations,
+        seed=seed,
+        methods=methods,
+        max_images=max_images,
+        wandb=not no_wandb,
+        teacher_cache=teacher_cache,
     )
     tdir = runs_root / teacher_cfg.run_id()
     if RunRecord(tdir).is_done():

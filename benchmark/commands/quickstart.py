@@ -30,6 +30,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"comma-separated methods, 'none' included (default: {','.join(DEFAULT_METHODS)})",
     )
     parser.add_argument("--max-images", type=int, default=None, help="use only the first N training tiles")
+    parser.add_argument(
+        "--teacher-cache",
+        choices=("auto", "fp16", "off"),
+        default="auto",
+        help="teacher features: cached on disk when exact (auto, fp32; fp16) or the live teacher every step (off)",
+    )
     parser.add_argument("--no-wandb", action="store_true", help="do not mirror the runs to W&B")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
@@ -49,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         methods=methods,
         no_wandb=args.no_wandb,
         max_images=args.max_images,
+        teacher_cache=args.teacher_cache,
         progress=not args.no_progress,
     )
     print()
