@@ -3,7 +3,8 @@
 Predictions are made on the resized network inputs and mapped back to ORIGINAL image coordinates (divided
 by the sample's ``scale``), with labels mapped to the dataset's category ids, then scored by pycocotools'
 ``COCOeval`` against the untouched annotation index (``dataset.coco``). The 12 standard numbers keep
-pycocotools' convention: -1 where a size range has no ground truth.
+pycocotools' convention: -1 where a size range has no ground truth. In a multi-process run every rank
+predicts its share of the images (``rank::world``) and rank 0 scores the gathered detections.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pycocotools.cocoeval import COCOeval
 from tqdm import tqdm
 
 from benchmark.config import EvalConfig
+from benchmark.distributed import SINGLE, DistContext
 from benchmark.zoo.base import Detector
 
 METRIC_NAMES = ("mAP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
@@ -36,10 +38,17 @@ class EvalDataset(Protocol):
 
 
 def predict_dataset(
-    detector: Detector, dataset: EvalDataset, *, batch_size: int, device: torch.device | str, progress: bool = True
+    detector: Detector,
+    dataset: EvalDataset,
+    *,
+    batch_size: int,
+    device: torch.device | str,
+    progress: bool = True,
+    indices: range | None = None,
 ) -> tuple[list[dict[str, Any]], float]:
     """COCO result dicts (``image_id``, ``category_id``, ``bbox`` xywh in original pixels, ``score``) for every
-    image of ``dataset``, and the detector's seconds per image (``predict`` only, data loading excluded).
+    image of ``dataset`` (or those at ``indices``), and the detector's seconds per image (``predict`` only,
+    data loading excluded).
 
     ``detector`` must already be on ``device``; its training/eval mode is left as it was.
     """
@@ -48,10 +57,11 @@ def predict_dataset(
     device = torch.device(device)
     results: list[dict[str, Any]] = []
     seconds = 0.0
-    n = len(dataset)
+    todo = range(len(dataset)) if indices is None else indices
+    n = len(todo)
     with tqdm(total=n, desc="eval", unit="img", disable=not progress, leave=False) as bar:
         for start in range(0, n, batch_size):
-            samples = [dataset.get(i) for i in range(start, min(start + batch_size, n))]
+            samples = [dataset.get(i) for i in todo[start : start + batch_size]]
             images = [s.image.to(device, non_blocking=True) for s in samples]
             _synchronize(device)
             t0 = time.perf_counter()
@@ -98,11 +108,28 @@ def coco_metrics(coco_gt: COCO, results: list[dict[str, Any]]) -> dict[str, floa
 
 
 def evaluate(
-    detector: Detector, dataset: EvalDataset, cfg: EvalConfig, device: torch.device | str, *, progress: bool = True
+    detector: Detector,
+    dataset: EvalDataset,
+    cfg: EvalConfig,
+    device: torch.device | str,
+    *,
+    progress: bool = True,
+    dist: DistContext = SINGLE,
 ) -> tuple[dict[str, float], float]:
-    """``cfg``'s inference settings, predictions on every image, COCO metrics; and seconds per image."""
+    """``cfg``'s inference settings, predictions on every image, COCO metrics; and seconds per image.
+
+    With several ranks (a collective: every rank calls it) each predicts ``rank::world``; the metrics are
+    computed once on rank 0 from the gathered detections and returned on every rank, with rank 0's timing.
+    """
     detector.configure_inference(score_thresh=cfg.score_thresh, max_detections=cfg.max_detections)
     results, seconds_per_image = predict_dataset(
-        detector, dataset, batch_size=cfg.batch_size, device=device, progress=progress
+        detector,
+        dataset,
+        batch_size=cfg.batch_size,
+        device=device,
+        progress=progress and dist.is_main,
+        indices=range(dist.rank, len(dataset), dist.world_size),
     )
-    return coco_metrics(dataset.coco, results), seconds_per_image
+    gathered = dist.gather(results)
+    metrics = coco_metrics(dataset.coco, [r for part in gathered for r in part]) if dist.is_main else None
+    return dist.broadcast(metrics), dist.broadcast(seconds_per_image)

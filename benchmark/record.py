@@ -282,6 +282,25 @@ class RunRecord:
         return self.log_path.read_text(encoding="utf-8") if self.log_path.exists() else ""
 
 
+class RankRecord(RunRecord):
+    """The run record as a DDP rank other than 0 sees it: reads work, writes are dropped (rank 0 writes the
+    record), and its log lines go to ``log.rank<r>.txt``."""
+
+    def __init__(self, run_dir: str | os.PathLike[str], rank: int) -> None:
+        super().__init__(run_dir)
+        self.rank = rank
+
+    @property
+    def log_path(self) -> Path:
+        return self.dir / f"log.rank{self.rank}.txt"
+
+    def write_config(self, cfg: RunConfig) -> None:
+        pass
+
+    def _write_json(self, path: Path, data: Mapping[str, Any]) -> None:
+        pass
+
+
 def atomic_torch_save(obj: Any, path: Path) -> None:
     """``torch.save`` with the same temp-file + fsync + ``os.replace`` discipline as the text files."""
     import torch

@@ -17,6 +17,10 @@ teacher config), rebuilds the criteria with the stage's options (carrying over t
 matching parameters when ``reinit_on_switch`` is false) and swaps the optimiser's criterion group; the
 student's optimiser state is kept.
 
+Multi-process runs (``train.processes > 1``, :mod:`benchmark.distributed`): every rank trains on its shard
+of each global batch, the student and the criteria are one ``DistributedDataParallel`` module
+(:class:`StudentStep`), only rank 0 writes the record, checkpoints and W&B, and evaluation is gathered.
+
 Resume: when ``checkpoints/last.pt`` exists the run continues from it: model, criteria, optimiser, the
 batch stream, every RNG, timings and curves, and the stage it was in. On CPU an interrupted and resumed
 run ends with the same weights, bit for bit, as an uninterrupted one.
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import io
 import math
 import os
 import statistics
@@ -39,18 +44,19 @@ from typing import Any
 
 import filelock
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from tqdm import tqdm
 
 from benchmark.batches import BatchStream
 from benchmark.cache import LiveTeacher, default_cache_root, teacher_source
 from benchmark.config import ConfigError, RunConfig, TeacherConfig, teacher_run_config
 from benchmark.data.coco import Batch
+from benchmark.distributed import SINGLE, DistContext, env_world_size, init_distributed, shard
 from benchmark.env import collect_env
 from benchmark.evaluate import METRIC_NAMES, evaluate
 from benchmark.methods import MethodSpec, get_method
 from benchmark.optim import build_optimizer, check_train_config, replace_criterion_group, set_lr
-from benchmark.record import RunRecord, atomic_torch_save, one_line, run_role
+from benchmark.record import RankRecord, RunRecord, atomic_torch_save, one_line, run_role
 from benchmark.rng import capture_global_rng, make_generator, restore_global_rng, seed_everything
 from benchmark.stages import stage_at, stage_bounds
 from benchmark.tracking import Tracker, prefixed
@@ -124,9 +130,12 @@ def check_run_config(cfg: RunConfig) -> list[str]:
     from benchmark.methods import METHODS
 
     problems = check_train_config(cfg.train)
-    if cfg.train.processes > 1:
+    if cfg.train.processes < 1:
+        problems.append(f"train.processes: must be >= 1, got {cfg.train.processes}")
+    elif cfg.train.batch_size % cfg.train.processes:
         problems.append(
-            f"train.processes: {cfg.train.processes}: multi-process (DDP) training is not supported yet; use 1"
+            f"train.batch_size: {cfg.train.batch_size} is the global batch and must split evenly over "
+            f"train.processes={cfg.train.processes}"
         )
     if cfg.train.num_workers > 0:
         problems.append(
@@ -151,11 +160,46 @@ def check_run_config(cfg: RunConfig) -> list[str]:
 # ---------------------------------------------------------------------------- the trainer
 
 
+class StudentStep(nn.Module):
+    """The student's training forward and the distillation criteria as one module: what DDP wraps, so the
+    gradients of both (the criteria's generators and adapters included) are averaged over ranks."""
+
+    def __init__(self, student: nn.Module, criterion: nn.Module | None) -> None:
+        super().__init__()
+        self.student = student
+        self.criterion = criterion
+
+    def forward(
+        self,
+        images: list[Tensor],
+        targets: list[dict[str, Tensor]],
+        teacher_features: Any,
+        generator: torch.Generator,
+    ) -> dict[str, Tensor]:
+        """Detection losses and ``kd/<term>/<level>`` terms (the latter only with a teacher)."""
+        losses, feats_s = self.student.forward_train(images, targets)
+        losses = dict(losses)
+        if self.criterion is not None:
+            boxes = [t["boxes"] for t in targets]
+            losses.update(
+                self.criterion(feats_s.features, teacher_features, boxes, feats_s.img_metas, generator=generator)
+            )
+        return losses
+
+
 class Trainer:
     """The state of one run while it trains (student, current stage's teacher and criteria, optimiser)."""
 
     def __init__(
-        self, cfg: RunConfig, record: RunRecord, *, runs_root: Path, stage: int = 0, progress: bool = True
+        self,
+        cfg: RunConfig,
+        record: RunRecord,
+        *,
+        runs_root: Path,
+        stage: int = 0,
+        progress: bool = True,
+        dist: DistContext = SINGLE,
+        device: torch.device | None = None,
     ) -> None:
         from benchmark.data import build_dataset
         from benchmark.zoo import build_detector
@@ -168,7 +212,8 @@ class Trainer:
         self.runs_root = runs_root
         self.progress = progress
         self.log = record.log
-        self.device = resolve_device(cfg.train.device)
+        self.dist = dist
+        self.device = device if device is not None else resolve_device(cfg.train.device)
         torch.set_num_threads(cfg.train.num_threads)
         seed_everything(cfg.seed)
 
@@ -182,7 +227,7 @@ class Trainer:
         self.stream = BatchStream(
             len(self.train_set), cfg.train.batch_size, hflip=cfg.data.hflip, generator=make_generator(cfg.seed, "data")
         )
-        self.kd_generator = make_generator(cfg.seed, "distill")
+        self.kd_generator = make_generator(cfg.seed, "distill" if dist.is_main else f"distill/rank{dist.rank}")
 
         self.stage = 0
         self.teacher: Any = None
@@ -192,6 +237,7 @@ class Trainer:
         if self.stages:
             self._load_stage(stage, previous_criterion=None)
         self.optimizer = build_optimizer(self.student, self.criterion, cfg.train)
+        self.step_module = self._step_module()
 
         self.iteration = 0
         self.curves: dict[str, list[dict[str, Any]]] = {"train": [], "eval": []}
@@ -214,6 +260,8 @@ class Trainer:
             self.teacher = build_detector(model_cfg, num_classes=self.train_set.num_classes).to(self.device).freeze()
             self.teacher_cfg, self.teacher_run_id = stage.teacher, tid
             self.log(f"stage {k}: teacher {stage.teacher.model.name} from {path}")
+            if not self.dist.is_main:
+                self.dist.barrier()  # rank 0 builds (or verifies) the teacher cache first
             self.teacher_source = teacher_source(
                 self.teacher,
                 cfg=self.cfg,
@@ -224,6 +272,8 @@ class Trainer:
                 log=self.log,
                 progress=self.progress,
             )
+            if self.dist.is_main:
+                self.dist.barrier()
         options = self.method.resolve_options(self.student.card.kind, {**self.cfg.distill.options, **stage.options})
         criterion = DistillLoss(
             self.method, self.student.card, self.teacher.card, options, self.cfg.distill.level_weights
@@ -241,6 +291,16 @@ class Trainer:
     def switch_stage(self, k: int) -> None:
         self._load_stage(k, previous_criterion=self.criterion)
         replace_criterion_group(self.optimizer, self.criterion)
+        self.step_module = self._step_module()
+
+    def _step_module(self) -> nn.Module:
+        """:class:`StudentStep` over the student and the current criteria; DDP-wrapped with several ranks."""
+        module = StudentStep(self.student, self.criterion)
+        if not self.dist.enabled:
+            return module
+        device_ids = [self.device.index] if self.device.type == "cuda" else None
+        # find_unused_parameters: a criterion option may leave a learnable part out of the loss (e.g. fixed fusion)
+        return nn.parallel.DistributedDataParallel(module, device_ids=device_ids, find_unused_parameters=True)
 
     # checkpoints
     def state_dict(self) -> dict[str, Any]:
@@ -255,6 +315,8 @@ class Trainer:
             "stream": self.stream.state_dict(),
             "kd_generator": self.kd_generator.get_state(),
             "rng": capture_global_rng(),
+            "world_size": self.dist.world_size,
+            "ranks": self._rank_states(),
             "curves": self.curves,
             "step_times": self.step_times,
             "teacher_times": self.teacher_times,
@@ -262,6 +324,14 @@ class Trainer:
             "window": dict(self.window),
             "window_count": self.window_count,
         }
+
+    def _rank_states(self) -> list[dict[str, Any]]:
+        """Every rank's random states, gathered (a collective with several ranks; empty with one)."""
+        if not self.dist.enabled:
+            return []
+        buf = io.BytesIO()  # gathered as torch.save bytes: all_gather_object cannot unpickle tensors here
+        torch.save({"kd_generator": self.kd_generator.get_state(), "rng": capture_global_rng()}, buf)
+        return [torch.load(io.BytesIO(blob), weights_only=True) for blob in self.dist.gather(buf.getvalue())]
 
     def load_state_dict(self, state: Mapping[str, Any], source: Path) -> None:
         if state.get("version") != CHECKPOINT_VERSION or state.get("run_id") != self.cfg.run_id():
@@ -271,13 +341,18 @@ class Trainer:
             )
         if int(state["stage"]) != self.stage:
             raise RunFailed(f"{source}: saved in stage {state['stage']}, trainer built for stage {self.stage}")
+        if int(state.get("world_size", 1)) != self.dist.world_size:
+            raise RunFailed(
+                f"{source}: saved by {state.get('world_size', 1)} processes, resumed with {self.dist.world_size}"
+            )
+        mine = state["ranks"][self.dist.rank] if self.dist.enabled else state
         self.student.load_state_dict(state["model"])
         if self.criterion is not None:
             self.criterion.load_state_dict(state["criterion"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.stream.load_state_dict(state["stream"])
-        self.kd_generator.set_state(state["kd_generator"])
-        restore_global_rng(state["rng"])
+        self.kd_generator.set_state(mine["kd_generator"])
+        restore_global_rng(mine["rng"])
         self.iteration = int(state["iteration"])
         self.curves = {k: list(v) for k, v in state["curves"].items()}
         self.step_times = list(state["step_times"])
@@ -287,14 +362,17 @@ class Trainer:
         self.window_count = int(state["window_count"])
 
     def save(self, path: Path) -> None:
-        atomic_torch_save(self.state_dict(), path)
+        """Write the checkpoint (rank 0 only; every rank must call it: the random states are gathered)."""
+        state = self.state_dict()
+        if self.dist.is_main:
+            atomic_torch_save(state, path)
 
     # one step
     def sample_batch(self) -> Batch:
-        """The next training batch (the stream's images and flips), on the CPU."""
+        """This rank's share of the next global training batch (the stream's images and flips), on the CPU."""
         from benchmark.data import collate
 
-        return collate([self.train_set.get(i, hflip=f) for i, f in self.stream.next_batch()])
+        return collate([self.train_set.get(i, hflip=f) for i, f in shard(self.stream.next_batch(), self.dist)])
 
     def next_batch(self) -> tuple[list[Tensor], list[dict[str, Tensor]]]:
         """The next training batch, on the device."""
@@ -329,21 +407,11 @@ class Trainer:
             feats_t = source.features(batch, images)
             _sync(self.device)
             self.teacher_times.append(time.perf_counter() - t_teacher)
-        losses, feats_s = self.student.forward_train(images, targets)
-        losses = dict(losses)
-        kd_names: list[str] = []
-        if self.criterion is not None:
-            kd = self.criterion(
-                feats_s.features,
-                feats_t.features,
-                [t["boxes"] for t in targets],
-                feats_s.img_metas,
-                generator=self.kd_generator,
-            )
-            kd_names = list(kd)
-            losses.update(kd)
+        losses = self.step_module(images, targets, None if feats_t is None else feats_t.features, self.kd_generator)
+        kd_names = [n for n in losses if n.startswith("kd/")]
         total = torch.stack([v for v in losses.values()]).sum()
-        values = torch.stack([total.detach()] + [v.detach() for v in losses.values()]).tolist()
+        # the logged values are means over ranks (a non-finite term on any rank stops every rank)
+        values = self.dist.mean(torch.stack([total.detach()] + [v.detach() for v in losses.values()])).tolist()
         if not math.isfinite(values[0]):
             bad = [n for n, v in zip(losses, values[1:]) if not math.isfinite(v)] or ["loss"]
             raise NonFiniteLoss(f"non-finite loss at iteration {self.iteration + 1} (term {', '.join(bad)})")
@@ -408,7 +476,9 @@ def _teacher_final(trainer: Trainer, test_set: Any, progress: bool) -> dict[str,
         metrics = RunRecord(trainer.runs_root / trainer.teacher_run_id).read_metrics() or {}
         if metrics.get("final"):
             return metrics["final"]
-    metrics, _ = evaluate(trainer.teacher, test_set, trainer.cfg.eval, trainer.device, progress=progress)
+    metrics, _ = evaluate(
+        trainer.teacher, test_set, trainer.cfg.eval, trainer.device, progress=progress, dist=trainer.dist
+    )
     return metrics
 
 
@@ -437,19 +507,47 @@ def train_run(
     existing = record.read_config()
     if existing is not None and existing.get("run_id") not in (None, cfg.run_id()):
         raise ConfigError([f"{record.config_path}: holds run {existing.get('run_id')}, not {cfg.run_id()}"])
-    run_dir.mkdir(parents=True, exist_ok=True)
-    lock = filelock.FileLock(str(run_dir / ".lock"))
+    dist, device = init_distributed(cfg.train.processes, resolve_device(cfg.train.device))
     try:
-        lock.acquire(timeout=0)
-    except filelock.Timeout:
-        raise RunBusy(f"run {cfg.run_id()} is already running (lock {run_dir / '.lock'} is held)") from None
-    try:
-        if record.is_done() and record.read_metrics():
-            record.log("already done: nothing to do")
-            return record.read_metrics()
-        return _train_locked(cfg, record, runs_root, progress, no_wandb, stop_after, stop_event)
+        if not dist.is_main:
+            return _follow(cfg, run_dir, runs_root, dist, device, stop_after, stop_event)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        lock = filelock.FileLock(str(run_dir / ".lock"))
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout:
+            dist.broadcast("busy")
+            raise RunBusy(f"run {cfg.run_id()} is already running (lock {run_dir / '.lock'} is held)") from None
+        try:
+            if record.is_done() and record.read_metrics():
+                dist.broadcast("done")
+                record.log("already done: nothing to do")
+                return record.read_metrics()
+            dist.broadcast("train")
+            return _train_locked(cfg, record, runs_root, progress, no_wandb, stop_after, stop_event, dist, device)
+        finally:
+            lock.release()
     finally:
-        lock.release()
+        dist.close()
+
+
+def _follow(
+    cfg: RunConfig,
+    run_dir: Path,
+    runs_root: Path,
+    dist: DistContext,
+    device: torch.device,
+    stop_after: int | None,
+    stop_event: threading.Event | None,
+) -> dict[str, Any]:
+    """A rank other than 0: do what rank 0 decided (train, or nothing); it writes only ``log.rank<r>.txt``."""
+    decision = dist.broadcast(None)
+    if decision == "busy":
+        raise RunBusy(f"run {cfg.run_id()} is already running (lock {run_dir / '.lock'} is held)")
+    record = RankRecord(run_dir, dist.rank)
+    if decision == "done":
+        return record.read_metrics() or {}
+    return _train_locked(cfg, record, runs_root, False, True, stop_after, stop_event, dist, device)
 
 
 def _train_locked(
@@ -460,6 +558,8 @@ def _train_locked(
     no_wandb: bool,
     stop_after: int | None,
     stop_event: threading.Event | None,
+    dist: DistContext = SINGLE,
+    device: torch.device | None = None,
 ) -> dict[str, Any]:
     record.write_config(cfg)
     record.mark_running(total_iterations=cfg.train.iterations)
@@ -471,9 +571,16 @@ def _train_locked(
         if record.last_checkpoint.is_file():
             state = torch.load(record.last_checkpoint, map_location="cpu", weights_only=True)
         trainer = Trainer(
-            cfg, record, runs_root=runs_root, stage=int(state["stage"]) if state else 0, progress=progress
+            cfg,
+            record,
+            runs_root=runs_root,
+            stage=int(state["stage"]) if state else 0,
+            progress=progress,
+            dist=dist,
+            device=device,
         )
-        record.write_env(collect_env(trainer.device, num_threads=cfg.train.num_threads))
+        env = collect_env(trainer.device, num_threads=cfg.train.num_threads)
+        record.write_env({**env, "processes": dist.world_size})
         if state is not None:
             trainer.load_state_dict(state, record.last_checkpoint)
             del state
@@ -538,7 +645,7 @@ def _loop(
     bar = tqdm(total=total, initial=trainer.iteration, disable=not progress, desc=cfg.run_id()[:40], dynamic_ncols=True)
     try:
         while trainer.iteration < total:
-            if stop_event is not None and stop_event.is_set():
+            if trainer.dist.any(stop_event is not None and stop_event.is_set()):
                 _stop(trainer, record, "stopped by signal")
             k = stage_at(trainer.iteration, trainer.bounds)
             if trainer.stages and k != trainer.stage:
@@ -588,12 +695,15 @@ def _finish(trainer: Trainer, record: RunRecord, tracker: Tracker, progress: boo
     from benchmark.data import build_dataset
 
     cfg = trainer.cfg
-    final_weights = {"model": trainer.student.state_dict(), "card": cfg.model.name, "options": dict(cfg.model.options)}
-    atomic_torch_save(final_weights, record.final_weights)
-    record.log(f"final weights: {record.final_weights}")
+    if trainer.dist.is_main:
+        weights = {"model": trainer.student.state_dict(), "card": cfg.model.name, "options": dict(cfg.model.options)}
+        atomic_torch_save(weights, record.final_weights)
+        record.log(f"final weights: {record.final_weights}")
     test_set = build_dataset(cfg.data, "test", progress=progress)
     record.update_status(iteration=trainer.iteration, eta_s=None)
-    final, infer_time = evaluate(trainer.student, test_set, cfg.eval, trainer.device, progress=progress)
+    final, infer_time = evaluate(
+        trainer.student, test_set, cfg.eval, trainer.device, progress=progress, dist=trainer.dist
+    )
     final = {k: float(final[k]) for k in METRIC_NAMES}
     record.log("final " + " ".join(f"{k}={v:.4f}" for k, v in final.items()))
     teacher_final = None
@@ -654,6 +764,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return 143 if isinstance(exc, RunStopped) and stop.is_set() else 1
     final = metrics.get("final") or {}
+    if env_world_size() > 1 and os.environ.get("RANK") != "0":
+        return 0
     print(f"{cfg.run_id()}: done, mAP {final.get('mAP', float('nan')):.4f} AP50 {final.get('AP50', float('nan')):.4f}")
     return 0
 

@@ -6,8 +6,10 @@ The worker is what every executor starts (a local subprocess, a Slurm job). It
    trainer holds ``<run>/.lock`` itself), so a run is never trained twice at once, whoever launched it
    (``--no-wait``: exit 75 at once when another process holds either lock);
 2. returns at once when the record already says ``done`` (a relaunch or a duplicate job costs nothing);
-3. runs the trainer (default ``python -m benchmark.train --run-dir DIR --runs-root ROOT``) as a child whose
-   output goes to ``<run>/worker.log``; on Linux the child dies with the worker (``PR_SET_PDEATHSIG``), so
+3. runs the trainer (default ``python -m benchmark.train --run-dir DIR --runs-root ROOT``; under
+   ``torch.distributed.run`` with ``train.processes`` processes when the config asks for several and the
+   environment is not already a process group's, e.g. a Slurm task's) as a child whose output goes to
+   ``<run>/worker.log``; on Linux the child dies with the worker (``PR_SET_PDEATHSIG``), so
    the lock and the training always end together; SIGTERM/SIGINT are passed on to the trainer;
 4. marks the run failed with a one-line reason when the trainer died without recording one (a crash,
    an OOM kill), unless the worker itself was told to stop: then the run stays ``running`` and the next
@@ -115,7 +117,7 @@ def run_one(
         if record.is_done():
             return 0
         _attempt_log(record.dir, "start")
-        cmd = [*trainer, "--run-dir", str(record.dir), "--runs-root", str(runs_root)]
+        cmd = [*_launcher(trainer, record, env), "--run-dir", str(record.dir), "--runs-root", str(runs_root)]
         rc, stopped = _run_trainer(cmd, record.dir / OUTPUT_NAME, env, forward_signals)
         stopped = stopped or rc == -signal.SIGTERM  # stopped by someone (scheduler, Slurm), not crashed
         status = record.read_status() or {}
@@ -126,6 +128,42 @@ def run_one(
         return 0 if record.is_done() else 1
     finally:
         lock.release()
+
+
+def run_rank(
+    run_dir: str | os.PathLike[str],
+    runs_root: str | os.PathLike[str],
+    *,
+    rank: int,
+    trainer: Sequence[str] = DEFAULT_TRAINER,
+    env: Mapping[str, str] | None = None,
+) -> int:
+    """Rank ``rank`` > 0 of a multi-process run whose ranks were started by the cluster (one Slurm task
+    each): only the trainer, output to ``<run>/worker.rank<r>.log``; rank 0's :func:`run_one` holds the
+    lock and keeps the record. Returns the trainer's exit status (0 at once when the run is done)."""
+    record = RunRecord(run_dir)
+    if record.is_done():
+        return 0
+    cmd = [*trainer, "--run-dir", str(record.dir), "--runs-root", str(runs_root)]
+    rc, _ = _run_trainer(cmd, record.dir / f"worker.rank{rank}.log", env, forward=False)
+    return rc
+
+
+def launch_command(processes: int, module: str, python: str = sys.executable) -> list[str]:
+    """``python -m torch.distributed.run --standalone --nproc-per-node P -m MODULE`` (one machine, free port)."""
+    return [python, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}", "-m", module]
+
+
+def _launcher(trainer: Sequence[str], record: RunRecord, env: Mapping[str, str] | None) -> list[str]:
+    """``trainer``, or :func:`launch_command` for a run with ``train.processes > 1`` (``trainer`` must then be
+    ``python -m MODULE``) unless ``WORLD_SIZE`` in ``env`` says the process group is launched already."""
+    processes = int(((record.read_config() or {}).get("train") or {}).get("processes") or 1)
+    launched = int((os.environ if env is None else env).get("WORLD_SIZE", "1")) > 1
+    if processes <= 1 or launched:
+        return list(trainer)
+    if len(trainer) != 3 or trainer[1] != "-m":
+        raise ValueError(f"train.processes={processes} needs a 'python -m MODULE' trainer, got {list(trainer)}")
+    return launch_command(processes, trainer[2], python=trainer[0])
 
 
 def _run_trainer(cmd: list[str], output: Path, env: Mapping[str, str] | None, forward: bool) -> tuple[int, bool]:

@@ -20,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Train the run described by CONFIG (a RunConfig in YAML) with key=value overrides "
             "(e.g. train.iterations=100 distill.method=mimic). The run lives in OUT/runs/<run_id>/; an "
             "interrupted run resumes from its last checkpoint, a finished one is reported, not retrained. "
-            "Teacher runs it depends on must be done first (in the same OUT)."
+            "Teacher runs it depends on must be done first (in the same OUT). A run with train.processes=P > 1 "
+            "is started as P processes by torch.distributed.run (DDP; gloo on CPU, nccl on GPUs)."
         ),
     )
     parser.add_argument("config", type=Path, help="YAML run config (see sweeps/quickstart/*.yaml)")
@@ -66,7 +67,34 @@ def format_metrics(metrics: dict | None) -> str:
     return "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
 
 
+def _train_distributed(cfg: RunConfig, run_dir: Path, runs_root: Path, *, progress: bool) -> dict:
+    """Run ``python -m benchmark.train`` on ``train.processes`` processes (torch.distributed.run) and return
+    the record's metrics; :class:`RunFailed` with the record's reason when the run did not finish."""
+    import subprocess
+
+    from benchmark.record import RunRecord
+    from benchmark.train import RunFailed, check_run_config
+    from benchmark.worker import launch_command
+
+    problems = check_run_config(cfg)
+    if problems:
+        raise ConfigError(problems)
+    record = RunRecord(run_dir)
+    existing = record.read_config()
+    if existing is not None and existing.get("run_id") != cfg.run_id():
+        raise ConfigError([f"{record.config_path}: holds run {existing.get('run_id')}, not {cfg.run_id()}"])
+    record.write_config(cfg)
+    cmd = [*launch_command(cfg.train.processes, "benchmark.train"), "--run-dir", str(run_dir)]
+    cmd += ["--runs-root", str(runs_root), *([] if progress else ["--no-progress"])]
+    rc = subprocess.call(cmd)
+    if rc != 0 or not record.is_done():
+        reason = (record.read_status() or {}).get("reason") or f"torch.distributed.run exited with status {rc}"
+        raise RunFailed(reason)
+    return record.read_metrics() or {}
+
+
 def run(args: argparse.Namespace) -> int:
+    from benchmark.distributed import env_world_size
     from benchmark.errors import UserError
     from benchmark.train import RunBusy, RunFailed, train_run
 
@@ -76,7 +104,10 @@ def run(args: argparse.Namespace) -> int:
     run_dir = runs_root / cfg.run_id()
     print(f"run {cfg.run_id()} -> {run_dir}")
     try:
-        metrics = train_run(cfg, run_dir, runs_root=runs_root, progress=not args.no_progress)
+        if cfg.train.processes > 1 and env_world_size() == 1:
+            metrics = _train_distributed(cfg, run_dir, runs_root, progress=not args.no_progress)
+        else:
+            metrics = train_run(cfg, run_dir, runs_root=runs_root, progress=not args.no_progress)
     except RunBusy as exc:
         raise UserError(str(exc)) from None
     except RunFailed as exc:

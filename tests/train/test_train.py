@@ -94,11 +94,13 @@ def test_missing_teacher_run_is_a_clear_error(tmp_path, make_run):
     assert RunRecord(tmp_path / "runs" / cfg.run_id()).state == "failed"
 
 
-def test_ddp_not_supported_yet(tmp_path, make_run):
+def test_multi_process_run_started_as_one_process_says_how_to_launch(tmp_path, make_run, monkeypatch):
     from benchmark.config import ConfigError
 
-    with pytest.raises(ConfigError, match="not supported yet"):
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    with pytest.raises(ConfigError, match="needs a distributed launch"):
         train_run(make_run(processes=2), tmp_path, progress=False)
+    assert not (tmp_path / "status.json").exists()
 
 
 def test_stage_switch_and_resume_in_stage_two(tmp_path, make_run, teacher_ckpts):
