@@ -10,6 +10,7 @@ when already done. ``sweeps/quickstart/*.yaml`` are the same configs as files (`
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,11 +150,15 @@ def run_quickstart(
     teacher_cache: str = "auto",
     progress: bool = True,
     echo: Any = print,
+    stop: threading.Event | None = None,
 ) -> QuickstartResult:
-    """Prepare data and weights, train (or reuse) the teacher, train each student, evaluate; see module doc."""
+    """Prepare data and weights, train (or reuse) the teacher, train each student, evaluate; see module doc.
+
+    ``stop`` (e.g. set by SIGTERM): the current run saves its checkpoint and the quickstart ends; rerun it to
+    resume."""
     from benchmark.data import ensure_mobilenet_v2_weights, prepare_neon
     from benchmark.record import RunRecord
-    from benchmark.train import RunFailed, train_run
+    from benchmark.train import RunFailed, RunStopped, train_run
 
     _validate_methods(methods)
     runs_root = Path(out) / "runs"
@@ -174,7 +179,7 @@ def run_quickstart(
     else:
         echo(f"teacher {teacher_cfg.run_id()}: training {TEACHER_MODEL} for {iterations} iterations")
     try:
-        teacher_metrics = train_run(teacher_cfg, tdir, runs_root=runs_root, progress=progress)
+        teacher_metrics = train_run(teacher_cfg, tdir, runs_root=runs_root, progress=progress, stop_event=stop)
     except RunFailed as exc:
         echo(f"teacher failed: {exc} (log: {tdir / 'log.txt'})")
         return QuickstartResult(runs_root, (teacher_cfg, None))
@@ -189,10 +194,13 @@ def run_quickstart(
         run_dir = runs_root / cfg.run_id()
         echo(f"student {cfg.run_id()}: {STUDENT_MODEL} with {cfg.distill.method}")
         try:
-            result.students.append((cfg, train_run(cfg, run_dir, runs_root=runs_root, progress=progress), None))
+            metrics = train_run(cfg, run_dir, runs_root=runs_root, progress=progress, stop_event=stop)
+            result.students.append((cfg, metrics, None))
         except RunFailed as exc:
             echo(f"student {cfg.distill.method} failed: {exc} (log: {run_dir / 'log.txt'})")
             result.students.append((cfg, None, str(exc)))
+            if isinstance(exc, RunStopped):
+                break
     return result
 
 

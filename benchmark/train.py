@@ -734,10 +734,19 @@ def _finish(trainer: Trainer, record: RunRecord, tracker: Tracker, progress: boo
 # ---------------------------------------------------------------------------- module entry
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m benchmark.train --run-dir DIR``: train the run in DIR; exit 0 iff it is done."""
+def sigterm_event() -> threading.Event:
+    """An event that SIGTERM sets (pass it as ``stop_event``: the run saves ``last.pt`` and stops at the next
+    iteration, resumable). Only in the main thread; elsewhere an event nothing sets."""
     import signal
 
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    return stop
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmark.train --run-dir DIR``: train the run in DIR; exit 0 iff it is done."""
     parser = argparse.ArgumentParser(prog="python -m benchmark.train", description=main.__doc__)
     parser.add_argument("--run-dir", type=Path, required=True, help="run directory holding config.yaml")
     parser.add_argument("--runs-root", type=Path, default=None, help="where teacher runs live (default: parent)")
@@ -749,8 +758,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop = sigterm_event()
     try:
         metrics = train_run(
             cfg,

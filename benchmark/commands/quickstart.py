@@ -44,6 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from benchmark.errors import UserError
     from benchmark.quickstart import format_table, run_quickstart
+    from benchmark.train import sigterm_event
 
     if args.iterations < 1:
         raise UserError(f"--iterations must be >= 1, got {args.iterations}")
@@ -57,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         max_images=args.max_images,
         teacher_cache=args.teacher_cache,
         progress=not args.no_progress,
+        stop=sigterm_event(),
     )
     print()
     print(format_table(result))

@@ -96,7 +96,7 @@ def _train_distributed(cfg: RunConfig, run_dir: Path, runs_root: Path, *, progre
 def run(args: argparse.Namespace) -> int:
     from benchmark.distributed import env_world_size
     from benchmark.errors import UserError
-    from benchmark.train import RunBusy, RunFailed, train_run
+    from benchmark.train import RunBusy, RunFailed, RunStopped, sigterm_event, train_run
 
     overrides = [*args.overrides, *(["tracking.wandb=false"] if args.no_wandb else [])]
     cfg = load_run_config(args.config, overrides)
@@ -107,9 +107,13 @@ def run(args: argparse.Namespace) -> int:
         if cfg.train.processes > 1 and env_world_size() == 1:
             metrics = _train_distributed(cfg, run_dir, runs_root, progress=not args.no_progress)
         else:
-            metrics = train_run(cfg, run_dir, runs_root=runs_root, progress=not args.no_progress)
+            stop = sigterm_event()
+            metrics = train_run(cfg, run_dir, runs_root=runs_root, progress=not args.no_progress, stop_event=stop)
     except RunBusy as exc:
         raise UserError(str(exc)) from None
+    except RunStopped as exc:
+        print(f"stopped: {exc}")
+        return 143
     except RunFailed as exc:
         print(f"failed: {exc} (log: {run_dir / 'log.txt'})")
         return 1

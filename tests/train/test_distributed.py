@@ -155,3 +155,22 @@ def test_dfmsd_bench_train_launches_processes(tmp_path, make_run, teacher_ckpts)
     assert "student: mAP" in done.stdout
     record = RunRecord(tmp_path / "out" / "runs" / cfg.run_id())
     assert record.is_done() and record.read_env()["processes"] == 2
+
+
+def test_dfmsd_bench_train_stops_resumably_on_sigterm(tmp_path, make_run):
+    import yaml
+
+    cfg = make_run(iterations=400, checkpoint_every=400, log_every=1, device="cpu")
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(cfg.to_dict()))
+    cmd = [sys.executable, "-m", "benchmark.cli", "train", str(path), "--out", str(tmp_path), "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    record = RunRecord(tmp_path / "runs" / cfg.run_id())
+    deadline = time.monotonic() + 120
+    while (record.read_status() or {}).get("iteration", 0) < 2:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0]
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and "stopped: stopped by signal" in out, out
+    assert record.read_status()["state"] == "running" and record.last_checkpoint.is_file()
