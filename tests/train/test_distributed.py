@@ -174,3 +174,20 @@ def test_dfmsd_bench_train_stops_resumably_on_sigterm(tmp_path, make_run):
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 143 and "stopped: stopped by signal" in out, out
     assert record.read_status()["state"] == "running" and record.last_checkpoint.is_file()
+
+
+@pytest.mark.slow
+def test_ddp_stage_wise_dfmsd_switches_stage_on_every_rank(tmp_path, make_run, teacher_ckpts):
+    from benchmark.config import StageConfig
+
+    teacher = TeacherConfig(model=FRCNN, checkpoint=str(teacher_ckpts["frcnn"]))
+    stages = tuple(StageConfig(teacher=teacher, fraction=0.5, options={"gamma": g}) for g in (0.0, 1.0))
+    cfg = make_run("dfmsd", stages=stages, device="cpu", processes=2, batch_size=4, iterations=4, checkpoint_every=4)
+    run = tmp_path / "run"
+    RunRecord(run).write_config(cfg)
+    out, _ = _torchrun(run).communicate(timeout=600)
+    record = RunRecord(run)
+    assert record.is_done(), out
+    assert (run / "checkpoints" / "stage0_end.pt").is_file()
+    for log in (record.read_log(), (run / "log.rank1.txt").read_text()):
+        assert "stage 1: method dfmsd" in log
