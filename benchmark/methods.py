@@ -44,6 +44,17 @@ class MethodSpec:
             and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
         }
 
+    def option_defaults(self) -> dict[str, Any]:
+        """Each option's value when a run does not set it, for options no per-detector preset sets:
+        the method's ``defaults``, else the criterion constructor's default."""
+        if self.criterion is None:
+            return {}
+        params = inspect.signature(self.criterion.__init__).parameters
+        values = {n: params[n].default for n in self.accepted_options() if params[n].default is not params[n].empty}
+        values.update(self.defaults)
+        preset_keys = {k for preset in self.presets.values() for k in preset}
+        return {k: v for k, v in values.items() if k not in preset_keys}
+
     def option_problems(self, options: Mapping[str, Any]) -> list[str]:
         """One line per option the criterion does not accept."""
         accepted = self.accepted_options()
