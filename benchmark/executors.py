@@ -123,7 +123,7 @@ class LocalExecutor(Executor):
             need = gpus_needed(run, len(self.gpus))
             if need > len(self.gpus) or need > self.workers:
                 reason = f"needs {need} GPUs, {len(self.gpus)} visible"
-                RunRecord(self.runs_root / run.run_id).mark_failed(reason)
+                RunRecord(run.record_dir(self.runs_root)).mark_failed(reason)
                 self.immediate.append(Outcome(run.run_id, None, 0.0, reason))
                 started.append(run.run_id)
                 continue
@@ -135,12 +135,12 @@ class LocalExecutor(Executor):
                 "-m",
                 "benchmark.worker",
                 "--run-dir",
-                str(self.runs_root / run.run_id),
+                str(run.record_dir(self.runs_root)),  # a cache node's is <out>/cache/nodes/<id>
                 "--runs-root",
                 str(self.runs_root),
                 "--no-wait",
                 "--",
-                *self.trainer,
+                *(run.argv or self.trainer),  # a cache node runs its own command
             ]
             env = worker_env(run, gpus if self.gpus else None)
             proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
@@ -266,7 +266,12 @@ class SlurmExecutor(Executor):
         for key, group in groups.items():
             self.executor.update_parameters(**dict(key))
             calls = [
-                RunJob(str(self.runs_root / r.run_id), str(self.runs_root), self.trainer, r.config.resources.cpus)
+                RunJob(
+                    str(r.record_dir(self.runs_root)),
+                    str(self.runs_root),
+                    r.argv or self.trainer,
+                    r.config.resources.cpus,
+                )
                 for r in group
             ]
             with self.executor.batch():

@@ -2,11 +2,17 @@
 
 1. utilization: busy worker-seconds / (workers x wall) for one full sweep with 2 workers (target >= 90 %);
 2. relaunch of the finished sweep: wall time and runs trained (target < 5 s, 0), in-process and via the CLI;
-3. kill/resume: N SIGKILLs of the launcher at random moments, then a final launch; lost runs (planned but
-   not done or missing) and duplicated trainings (a run trained to completion twice, or two attempts of one
-   run overlapping in time) from the records (target 0 and 0).
+3. kill/resume: N SIGKILLs of the launcher's process group at seeded random moments, each relaunching it,
+   then launches until the sweep ends; lost records (planned runs not done, or done without final metrics)
+   and duplicated records (a run trained to completion twice, or two attempts of one run overlapping in
+   time) from the records (target 0 and 0), plus the same for the teacher-feature cache nodes and how many
+   times a cache was built (target: once per cache).
+
+The workers run in sessions of their own, so SIGKILL of the launcher's group leaves them training; the next
+launch finds their locks held and waits for them (never starting a run twice), then resumes what is left.
 
     .venv/bin/python scripts/bench_harness.py [--kills 3] [--seeds 2] [--fake]
+    .venv/bin/python scripts/bench_harness.py --only kill --kills 20 --seeds 6 --iterations 40   # issue 6 trial
 """
 
 from __future__ import annotations
@@ -36,9 +42,14 @@ from benchmark.worker import DEFAULT_TRAINER, read_attempts  # noqa: E402
 FAKE = (sys.executable, str(ROOT / "tests" / "harness" / "fake_trainer.py"))
 
 
-def smoke_file(tmp: Path, seeds: int) -> Path:
+def smoke_file(tmp: Path, seeds: int, *, iterations: int | None = None) -> Path:
+    """The smoke sweep with ``seeds`` seeds (and ``iterations`` for teachers and students, if given)."""
     data = yaml.safe_load((ROOT / "sweeps" / "smoke.yaml").read_text())
     data["grid"]["seed"] = list(range(seeds))
+    if iterations is not None:
+        data["base"]["train"]["iterations"] = iterations
+        for teacher in data["teachers"].values():
+            teacher.setdefault("train", {})["iterations"] = iterations
     path = tmp / "smoke.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
@@ -77,45 +88,106 @@ def utilization(sweep: Path, out: Path, trainer: tuple[str, ...], workers: int) 
     }
 
 
-def kill_resume(sweep: Path, out: Path, trainer: tuple[str, ...], kills: int, seed: int) -> dict:
+LAUNCHER = (
+    "import sys, yaml\n"
+    "from benchmark.executors import LocalExecutor\nfrom benchmark.scheduler import execute\n"
+    "from benchmark.sweep import build_plan, sweep_from_dict\n"
+    "sweep, out, workers, trainer = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]\n"
+    "plan = build_plan(sweep_from_dict(yaml.safe_load(open(sweep)), sweep))\n"
+    "ex = LocalExecutor(out + '/runs', workers=workers, trainer=trainer, gpus=[])\n"
+    "r = execute(plan, out, ex, progress=False)\n"
+    "sys.exit(0 if r.ok else 1)\n"
+)
+
+
+def kill_resume(
+    sweep: Path,
+    out: Path,
+    trainer: tuple[str, ...],
+    kills: int,
+    seed: int,
+    *,
+    workers: int = 2,
+    delay: tuple[float, float] = (1.0, 10.0),
+) -> dict:
+    """SIGKILL the launcher's process group ``kills`` times, each after a seeded random delay in ``delay``
+    seconds from its start, relaunching it every time; then launch until the sweep is done; read the records."""
     rnd = random.Random(seed)
-    code = (
-        "import sys, yaml\n"
-        "from benchmark.executors import LocalExecutor\nfrom benchmark.scheduler import execute\n"
-        "from benchmark.sweep import build_plan, sweep_from_dict\n"
-        "sweep, out, trainer = sys.argv[1], sys.argv[2], sys.argv[3:]\n"
-        "plan = build_plan(sweep_from_dict(yaml.safe_load(open(sweep)), sweep))\n"
-        "r = execute(plan, out, LocalExecutor(out + '/runs', workers=2, trainer=trainer, gpus=[]), progress=False)\n"
-        "sys.exit(0 if r.ok else 1)\n"
-    )
-    cmd = [sys.executable, "-c", code, str(sweep), str(out), *trainer]
-    killed_at = []
+    cmd = [sys.executable, "-c", LAUNCHER, str(sweep), str(out), str(workers), *trainer]
+    t0 = time.monotonic()
+    killed_at, done_at_kill, launches, finished_early = [], [], 0, False
     for _ in range(kills):
-        proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.DEVNULL)
-        delay = rnd.uniform(1.0, 10.0)
+        proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.DEVNULL, start_new_session=True)
+        launches += 1
+        wait = rnd.uniform(*delay)
         try:
-            proc.wait(timeout=delay)
-            break  # finished before the kill
+            proc.wait(timeout=wait)
+            finished_early = True  # the sweep ended before this kill: no more kills can land
+            break
         except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
+            os.killpg(proc.pid, signal.SIGKILL)  # the launcher's group; workers live in their own sessions
             proc.wait()
-            killed_at.append(round(delay, 1))
-    final = subprocess.run(cmd, cwd=ROOT, stderr=subprocess.DEVNULL, timeout=1800)
+            killed_at.append(round(wait, 1))
+            done_at_kill.append(sum(_done(p) for p in _dirs(out / "runs")))
+    finals = []
+    while True:  # relaunch until the sweep ends (a launch also waits for workers of killed launches)
+        final = subprocess.run(cmd, cwd=ROOT, stderr=subprocess.DEVNULL, timeout=3600)
+        launches += 1
+        finals.append(final.returncode)
+        if final.returncode == 0 or len(finals) >= 3:
+            break
+    wall = time.monotonic() - t0
     planned = [e["run_id"] for e in json.loads((out / "plan.json").read_text())["runs"]]
-    dirs = sorted(p.name for p in (out / "runs").iterdir() if p.is_dir())
-    lost = [rid for rid in planned if not _done(out / "runs" / rid)]
+    caches = [e["id"] for e in json.loads((out / "plan.json").read_text()).get("caches", [])]
+    node_root = out / "cache" / "nodes"
+    lost = [rid for rid in planned if not (_done(out / "runs" / rid) and _has_final_metrics(out / "runs" / rid))]
     duplicated = [rid for rid in planned if _duplicated(out / "runs" / rid)]
-    extra = sorted(set(dirs) - set(planned))
+    extra = sorted({p.name for p in _dirs(out / "runs")} - set(planned))
+    caches_lost = [n for n in caches if not _done(node_root / n)]
+    caches_duplicated = [n for n in caches if _duplicated(node_root / n)]
+    logs = [*(p / "log.txt" for p in _dirs(out / "runs")), *(p / "log.txt" for p in _dirs(node_root))]
+    builds = sum(f.read_text().count(": built ") for f in logs if f.exists())
+    attempts = sum(sum(a["event"] == "start" for a in read_attempts(out / "runs" / rid)) for rid in planned)
     print(
-        f"kill/resume: {len(killed_at)} SIGKILLs at {killed_at} s, final launch exit {final.returncode}: "
-        f"{len(planned)} runs, lost {len(lost)}, duplicated {len(duplicated)}, unplanned dirs {len(extra)}"
+        f"kill/resume: {len(killed_at)} SIGKILLs of the launcher (delays {killed_at} s after each start; runs done "
+        f"at each kill {done_at_kill}){' - the sweep ended before all kills' if finished_early else ''}; "
+        f"{launches} launches, final exit {finals}; {len(planned)} runs: lost {len(lost)}, duplicated "
+        f"{len(duplicated)}, unplanned dirs {len(extra)}; worker attempts {attempts}; {len(caches)} cache node(s): "
+        f"not done {len(caches_lost)}, duplicated {len(caches_duplicated)}, cache builds {builds}; "
+        f"wall {wall:.1f} s"
     )
-    return {"kills": killed_at, "lost": lost, "duplicated": duplicated, "extra_dirs": extra}
+    return {
+        "kills": len(killed_at),
+        "kill_delays_s": killed_at,
+        "runs_done_at_kill": done_at_kill,
+        "finished_before_all_kills": finished_early,
+        "launches": launches,
+        "final_exit": finals,
+        "runs": len(planned),
+        "lost": lost,
+        "duplicated": duplicated,
+        "extra_dirs": extra,
+        "worker_attempts": attempts,
+        "cache_nodes": len(caches),
+        "cache_nodes_not_done": caches_lost,
+        "cache_nodes_duplicated": caches_duplicated,
+        "cache_builds": builds,
+        "wall_s": round(wall, 1),
+    }
+
+
+def _dirs(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
 
 
 def _done(path: Path) -> bool:
     status = path / "status.json"
     return status.exists() and json.loads(status.read_text()).get("state") == "done"
+
+
+def _has_final_metrics(path: Path) -> bool:
+    metrics = path / "metrics.json"
+    return metrics.exists() and "mAP" in (json.loads(metrics.read_text()).get("final") or {})
 
 
 def _duplicated(path: Path) -> bool:
@@ -132,20 +204,35 @@ def _duplicated(path: Path) -> bool:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--kills", type=int, default=3)
+    parser.add_argument("--kills", type=int, default=3, help="SIGKILLs of the launcher (kill/resume trial)")
     parser.add_argument("--seeds", type=int, default=2, help="seeds in the smoke grid (2 = as shipped: 5 runs)")
+    parser.add_argument("--iterations", type=int, help="train.iterations of every run (default: smoke's 4)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--fake", action="store_true", help="use the tests' fake trainer (no torch training)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the kill delays")
+    parser.add_argument(
+        "--delay",
+        type=float,
+        nargs=2,
+        default=(1.0, 10.0),
+        metavar=("MIN", "MAX"),
+        help="each kill lands uniformly MIN..MAX s after its launch starts (default 1 10)",
+    )
+    parser.add_argument("--only", choices=("util", "kill"), help="run only one of the two benchmarks")
     args = parser.parse_args()
     trainer = FAKE if args.fake else DEFAULT_TRAINER
     if args.fake:
         os.environ.setdefault("FAKE_STEP_S", "0.5")
     tmp = Path(tempfile.mkdtemp(prefix="bench_harness_"))
     try:
-        sweep = smoke_file(tmp, args.seeds)
-        util = utilization(sweep, tmp / "util", trainer, args.workers)
-        kill = kill_resume(sweep, tmp / "kill", trainer, args.kills, args.seed)
+        sweep = smoke_file(tmp, args.seeds, iterations=args.iterations)
+        util = kill = None
+        if args.only != "kill":
+            util = utilization(sweep, tmp / "util", trainer, args.workers)
+        if args.only != "util":
+            kill = kill_resume(
+                sweep, tmp / "kill", trainer, args.kills, args.seed, workers=args.workers, delay=tuple(args.delay)
+            )
         print(json.dumps({"trainer": "fake" if args.fake else "real", "util": util, "kill_resume": kill}))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -74,7 +74,7 @@ def cache_plan_lines(runs: Iterable[RunConfig], cache_root: str | Path) -> list[
         for reason, d in verdicts.items():
             if reason is None:
                 total += d.budget.total
-                lines.append(head + d.budget.describe() + ", built once, by the first student run that starts")
+                lines.append(head + d.budget.describe() + ", built once by its cache node")
             else:
                 lines.append(head + f"live teacher: {reason}")
     lines.append(f"teacher caches to build: {size_text(total)} in all (estimate; the build logs exact sizes)")

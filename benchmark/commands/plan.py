@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from benchmark.errors import UserError
-from benchmark.scheduler import run_dir, run_state
+from benchmark.scheduler import node_dir, run_state
 from benchmark.sweep import Plan, estimate_flops, load_plan
 
 DEFAULT_GPU_TFLOPS = 100.0
@@ -17,8 +17,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "plan",
         help="show a sweep's runs, dependencies, what is done and a rough cost; runs nothing",
-        description="Expand and validate a sweep file; print every run (teachers first), its dependencies, its "
-        "state in the output directory and a rough cost from the model cards. Nothing is written or launched.",
+        description="Expand and validate a sweep file; print every run (teachers first) and teacher-feature cache "
+        "node, its dependencies, its state in the output directory and a rough cost from the model cards (a cache "
+        "node: its estimated disk size). Nothing is written or launched.",
     )
     p.add_argument("sweep", help="sweep file (sweeps/*.yaml)")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="override any run-config key for every run")
@@ -47,26 +48,38 @@ def main(args: argparse.Namespace) -> int:
 
 
 def render_plan(plan: Plan, out: str | os.PathLike[str], *, gpu_tflops: float = 100.0) -> str:
-    order = plan.order()
+    from benchmark.cache.policy import size_text
+
+    order = plan.node_order()
+    nodes = plan.nodes()
     number = {rid: i + 1 for i, rid in enumerate(order)}
     rows = [("#", "STATE", "ROLE", "RUN", "NEEDS", "COST", "GRID POINT")]
-    todo_cost, states = 0.0, {}
+    todo_cost, states, cache_states = 0.0, {}, {}
     for rid in order:
-        run = plan.runs[rid]
-        path = run_dir(out, rid)
+        run = nodes[rid]
+        path = node_dir(out, run)
         state = run_state(path) if path.is_dir() else "new"
+        needs = ",".join(f"#{number[d]}" for d in (*run.deps, *run.caches)) or "-"
+        if run.role == "cache":
+            cache_states[state] = cache_states.get(state, 0) + 1
+            students = sum(rid in r.caches for r in plan.runs.values())
+            point = f"teacher features of {run.config.distill.teacher.model.name} for {students} student run(s)"
+            size = f"{size_text(plan.cache_bytes.get(rid, 0))} disk"
+            rows.append((str(number[rid]), state, run.role, rid, needs, size, point))
+            continue
         states[state] = states.get(state, 0) + 1
         flops = estimate_flops(run.config)
         if state != "done" and flops is not None:
             todo_cost += flops
-        needs = ",".join(f"#{number[d]}" for d in run.deps) or "-"
         point = " ".join(f"{k}={v}" for k, v in run.labels) or f"{run.config.model.name} s{run.config.seed}"
         rows.append((str(number[rid]), state, run.role, rid, needs, _flops(flops), point))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows]
     teachers = sum(r.role == "teacher" for r in plan.runs.values())
+    runs = len(plan.runs)
+    caches = f" + {len(plan.caches)} teacher-cache node(s)" if plan.caches else ""
     head = (
-        f"sweep {plan.name} ({plan.source}): {len(order)} runs ({teachers} teacher, {len(order) - teachers} student); "
+        f"sweep {plan.name} ({plan.source}): {runs} runs ({teachers} teacher, {runs - teachers} student){caches}; "
         f"output {out}"
     )
     tail = [
@@ -80,6 +93,11 @@ def render_plan(plan: Plan, out: str | os.PathLike[str], *, gpu_tflops: float = 
     from benchmark.cache.budget import cache_plan_lines  # loads the zoo (torch): only when planning
 
     tail += cache_plan_lines(students, Path(out) / "cache")  # teacher-feature caches and their disk budget
+    if plan.caches:
+        tail.append(
+            "cache nodes (role cache: build each cache once after its teacher, before its students; records in "
+            f"{Path(out) / 'cache' / 'nodes'}): " + ", ".join(f"{n} {s}" for s, n in sorted(cache_states.items()))
+        )
     if plan.missing_inputs:
         missing = _missing_items(plan.missing_inputs)
         tail.append(f"not runnable yet: {len(missing)} missing input(s); `run` refuses until they exist:")

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from benchmark.errors import UserError
-from benchmark.sweep.results import collect_rows, format_table
+from benchmark.sweep.results import collect_cache_rows, collect_rows, format_cache_table, format_table
 
 ACTIVE = ("queued", "starting", "running")
 
@@ -16,8 +16,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "status",
         help="show the runs of an output directory: state, progress, ETA, best mAP",
-        description="Read the run records under DIR/runs and print one line per run. 'interrupted' is a run "
-        "whose record says running but whose process is gone (the next 'run' resumes it).",
+        description="Read the run records under DIR/runs and print one line per run, then one per teacher-feature "
+        "cache node (DIR/cache/nodes). 'interrupted' is a run whose record says running but whose process is gone "
+        "(the next 'run' resumes it).",
     )
     p.add_argument("dir", help="output directory of a sweep (the --out of 'run')")
     p.add_argument("--watch", type=float, metavar="N", help="refresh every N seconds until no run is active")
@@ -32,11 +33,12 @@ def main(args: argparse.Namespace) -> int:
         raise UserError(f"--watch: must be > 0 seconds, got {args.watch}")
     while True:
         rows = collect_rows(out)
-        text = format_table(rows)
+        caches = collect_cache_rows(out)
+        text = "\n".join(t for t in (format_table(rows), format_cache_table(caches)) if t)
         if args.watch is None:
             print(text)
             return 0
         print(f"\033[2J\033[H{time.strftime('%H:%M:%S')}  {out}\n{text}", flush=True)
-        if not any(r["state"] in ACTIVE for r in rows):
+        if not any(r["state"] in ACTIVE for r in [*rows, *caches]):
             return 0
         time.sleep(args.watch)

@@ -4,13 +4,22 @@ A student depends on one teacher run per stage teacher that has no explicit chec
 (:func:`benchmark.config.teacher_run_config`); equal configs share one run id, so a teacher used by
 many students is trained once. Methods without a criterion (``none``) drop any teacher, so a plain
 student is shared by every pair it appears in. Nothing here touches the output directory.
+
+Between a teacher and its students sits a *cache node* (``Plan.caches``) wherever the students would read
+a teacher-feature cache (:mod:`benchmark.cache.policy` says it is exact and fits
+``distill.teacher_cache_max_gb``): it builds the cache once, in its own process
+(``python -m benchmark.cache --node``), and the students wait for it. It is a soft dependency: a failed
+cache node does not fail its students, which then build or read the cache at their start as without it.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import heapq
+import json
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,25 +27,39 @@ from pathlib import Path
 from benchmark.config import (
     ConfigError,
     RunConfig,
+    TeacherConfig,
     TrackingConfig,
     parse_dataclass,
     sanitize_name,
     teacher_run_config,
+    to_plain,
 )
 from benchmark.sweep.spec import Point, Sweep, config_key_of_problem, load_sweep, origin_of
 from benchmark.sweep.validate import run_problems
 
 TAG_PREFIXES = ("role:", "method:", "pair:", "model:", "seed:")
 TRAIN_FLOPS_FACTOR = 3.0  # forward + backward ≈ 3 forwards
+CACHE_BUILDER = (sys.executable, "-m", "benchmark.cache", "--node")  # what a cache node runs (not the trainer)
+CACHE_NODES_DIR = ("cache", "nodes")  # cache-node records: <out>/cache/nodes/<id>/, outside <out>/runs
 
 
 @dataclass(frozen=True)
 class PlannedRun:
+    """A node of the plan: a training run (``teacher``/``student``) or a teacher-feature ``cache`` build."""
+
     run_id: str
-    config: RunConfig
-    role: str  # "teacher" | "student"
-    deps: tuple[str, ...] = ()
+    config: RunConfig  # a cache node's: its first student's, reduced to the one teacher it caches
+    role: str  # "teacher" | "student" | "cache"
+    deps: tuple[str, ...] = ()  # runs that must be done first (a failed one fails this node)
     labels: tuple[tuple[str, str], ...] = ()  # (axis, value) of the grid point, for tables
+    caches: tuple[str, ...] = ()  # cache nodes to wait for (soft: a failed one does not fail this run)
+    argv: tuple[str, ...] = ()  # the command the worker runs instead of the executor's trainer
+
+    def record_dir(self, runs_root: str | Path) -> Path:
+        """Where this node's record lives: ``<runs_root>/<id>``, or ``<out>/cache/nodes/<id>`` for a cache."""
+        if self.role == "cache":
+            return Path(runs_root).parent.joinpath(*CACHE_NODES_DIR, self.run_id)
+        return Path(runs_root) / self.run_id
 
     @property
     def method(self) -> str:
@@ -54,25 +77,41 @@ class Plan:
     runs: dict[str, PlannedRun] = field(default_factory=dict)
     ablation_order: tuple[str, ...] = ()
     missing_inputs: tuple[str, ...] = ()  # see build_plan(allow_missing_inputs=True)
+    caches: dict[str, PlannedRun] = field(default_factory=dict)  # cache nodes (role "cache"), not runs
+    cache_bytes: dict[str, int] = field(default_factory=dict)  # cache node -> estimated disk size
 
     def order(self) -> list[str]:
-        """Run ids, every run after its dependencies (ties: plan order)."""
+        """Run ids, every run after its dependencies (ties: plan order); cache nodes are not runs."""
         return topological_order(list(self.runs), {rid: r.deps for rid, r in self.runs.items()})
 
+    def nodes(self) -> dict[str, PlannedRun]:
+        """Runs and cache nodes: what the scheduler executes."""
+        return {**self.runs, **self.caches}
+
+    def node_order(self) -> list[str]:
+        """Runs and cache nodes, each after its dependencies and the cache nodes it waits for."""
+        nodes = self.nodes()
+        return topological_order(list(nodes), {n: (*r.deps, *r.caches) for n, r in nodes.items()})
+
     def dependents(self) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {rid: [] for rid in self.runs}
-        for rid, run in self.runs.items():
-            for dep in run.deps:
-                out[dep].append(rid)
+        """Node -> the nodes that wait for it (hard or soft)."""
+        nodes = self.nodes()
+        out: dict[str, list[str]] = {n: [] for n in nodes}
+        for n, run in nodes.items():
+            for dep in (*run.deps, *run.caches):
+                out[dep].append(n)
         return out
 
     def critical_cost(self) -> dict[str, float]:
-        """Estimated FLOPs of each run plus its most expensive chain of dependents (scheduling priority)."""
+        """Estimated FLOPs of each node plus its most expensive chain of dependents (scheduling priority)."""
         deps_of = self.dependents()
+        nodes = self.nodes()
         memo: dict[str, float] = {}
-        for rid in reversed(self.order()):
-            own = estimate_flops(self.runs[rid].config) or 1.0
-            memo[rid] = own + max((memo[d] for d in deps_of[rid]), default=0.0)
+        for n in reversed(self.node_order()):
+            own = (
+                estimate_cache_flops(nodes[n].config) if n in self.caches else estimate_flops(nodes[n].config)
+            ) or 1.0
+            memo[n] = own + max((memo[d] for d in deps_of[n]), default=0.0)
         return memo
 
 
@@ -123,7 +162,79 @@ def build_plan(sweep: Sweep, *, allow_missing_inputs: bool = False) -> Plan:
     plan.runs.update(teachers)
     for rid, run in students.items():
         plan.runs.setdefault(rid, run)  # a student equal to a teacher run is that run
+    add_cache_nodes(plan)
     return plan
+
+
+def cache_node_config(student: RunConfig, teacher: TeacherConfig) -> RunConfig:
+    """The config a cache node builds from: the student's data, eval and cache settings (which fix the teacher
+    run and the cache key) with only this one teacher, in one process."""
+    distill = dataclasses.replace(student.distill, teacher=teacher, stages=())
+    train = dataclasses.replace(student.train, processes=1)
+    name = sanitize_name(f"cache-{teacher.model.name}", max_len=120)
+    return dataclasses.replace(student, name=name, distill=distill, train=train)
+
+
+def cache_node_id(student: RunConfig, teacher: TeacherConfig, dtype: str) -> str:
+    """``cache-<teacher model>-<hash10>``: a hash of what the cache key hashes except the teacher's weights
+    (unknown before the teacher is trained): the teacher run (or checkpoint), the teacher model, the data
+    config, the transforms and the storage dtype (:func:`benchmark.cache.key.cache_key`)."""
+    from benchmark.cache.key import transforms_of
+
+    source = teacher.checkpoint or teacher_run_config(student, teacher).run_id()
+    fields = {
+        "teacher": source,
+        "teacher_model": {"name": teacher.model.name, "options": to_plain(teacher.model.options)},
+        "data": to_plain(student.data),
+        "transforms": [[t.size, t.hflip] for t in transforms_of(student.data)],
+        "dtype": dtype,
+    }
+    blob = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
+    digest = hashlib.sha256(blob.encode()).hexdigest()[:10]
+    return f"{sanitize_name(f'cache-{teacher.model.name}')}-{digest}"
+
+
+def add_cache_nodes(plan: Plan) -> None:
+    """One cache node per distinct teacher cache that some student would read (exact and within its size
+    limit, as :func:`benchmark.cache.policy.decide` judges from the model card and the image sizes); its
+    students wait for it. Students whose cache is off, inexact, too big or undecidable now (data not on
+    disk, model without a card) get no node: they run the live teacher or build the cache themselves."""
+    from benchmark.cache.budget import known_train_shapes
+    from benchmark.cache.key import transforms_of
+    from benchmark.cache.policy import card_levels, decide
+    from benchmark.zoo import known_model
+
+    waits: dict[str, list[str]] = {}
+    for rid, run in plan.runs.items():
+        cfg = run.config
+        if run.role != "student" or cfg.distill.teacher_cache == "off" or not cfg.distill.stage_list():
+            continue
+        shapes = known_train_shapes(cfg.data)
+        if shapes is None:
+            continue
+        for stage in cfg.distill.stage_list():
+            if not known_model(stage.teacher.model.name):
+                continue
+            decision = decide(
+                cfg.distill,
+                cfg.data,
+                cfg.train.batch_size,
+                card_levels(stage.teacher.model),
+                shapes,
+                len(transforms_of(cfg.data)),
+            )
+            if not decision.cached:
+                continue
+            nid = cache_node_id(cfg, stage.teacher, decision.dtype)
+            if nid not in plan.caches:
+                deps = () if stage.teacher.checkpoint else (teacher_run_config(cfg, stage.teacher).run_id(),)
+                node_cfg = cache_node_config(cfg, stage.teacher)
+                plan.caches[nid] = PlannedRun(nid, node_cfg, "cache", deps, argv=CACHE_BUILDER)
+                plan.cache_bytes[nid] = decision.budget.total if decision.budget else 0
+            if nid not in waits.setdefault(rid, []):
+                waits[rid].append(nid)
+    for rid, nids in waits.items():
+        plan.runs[rid] = dataclasses.replace(plan.runs[rid], caches=tuple(nids))
 
 
 def resolve_point(sweep: Sweep, point: Point) -> tuple[RunConfig | None, list[str]]:
@@ -223,6 +334,21 @@ def topological_order(nodes: list[str], deps: Mapping[str, Iterable[str]]) -> li
     if len(out) != len(nodes):
         raise ValueError(f"dependency cycle among runs {sorted(set(nodes) - set(out))}")
     return out
+
+
+def estimate_cache_flops(cfg: RunConfig) -> float | None:
+    """Rough FLOPs of a cache node: one teacher forward per training image and transform."""
+    from benchmark.cache.budget import known_train_shapes
+    from benchmark.cache.key import transforms_of
+    from benchmark.zoo import get_card, known_model
+
+    (stage,) = cfg.distill.stage_list()
+    shapes = known_train_shapes(cfg.data)
+    if not known_model(stage.teacher.model.name) or shapes is None:
+        return None
+    card = get_card(stage.teacher.model.name)
+    h, w = card.flops_input
+    return card.flops * sum(a * b for a, b in shapes) / (h * w) * len(transforms_of(cfg.data))
 
 
 def estimate_flops(cfg: RunConfig) -> float | None:

@@ -1,5 +1,6 @@
 """What a sweep directory holds, read from the records alone: rows for ``status``, the end-of-run table
-and the sweep-level W&B summary run (a ``wandb.Table`` of every run)."""
+and the sweep-level W&B summary run (a ``wandb.Table`` of every run). Cache nodes (records under
+``<out>/cache/nodes/``) are not runs: :func:`collect_cache_rows` and :func:`format_cache_table` show them."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 from benchmark.record import RunRecord, one_line
 from benchmark.scheduler import read_plan_file, run_state
+from benchmark.sweep.plan import CACHE_NODES_DIR
 
 METRIC_KEYS = ("mAP", "AP50", "AP75", "APs", "APm", "APl")
 TABLE_COLUMNS = (
@@ -79,6 +81,59 @@ def _entry_from_config(record: RunRecord) -> dict[str, Any]:
         "teachers": [s.teacher.model.name for s in cfg.distill.stage_list()],
         "seed": cfg.seed,
     }
+
+
+def collect_cache_rows(out: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """One row per cache node record under ``<out>/cache/nodes`` (plan order first): id, teacher, state,
+    students, estimated size, reason."""
+    root = Path(out).joinpath(*CACHE_NODES_DIR)
+    planned = {e["id"]: e for e in read_plan_file(out, "caches")}
+    names = [n for n in planned if (root / n).is_dir()]
+    if root.is_dir():
+        names += sorted(p.name for p in root.iterdir() if p.is_dir() and p.name not in planned)
+    rows = []
+    for name in names:
+        entry = planned.get(name, {})
+        try:
+            status = RunRecord(root / name).read_status() or {}
+        except ValueError as exc:
+            status = {"state": "failed", "reason": one_line(str(exc))}
+        rows.append(
+            {
+                "id": name,
+                "teacher": entry.get("teacher", "?"),
+                "state": run_state(root / name) if status else "missing",
+                "students": len(entry.get("students") or []),
+                "bytes": entry.get("bytes"),
+                "cached": status.get("cached"),
+                "reason": status.get("reason"),
+            }
+        )
+    return rows
+
+
+def format_cache_table(rows: Sequence[dict[str, Any]]) -> str:
+    """The cache nodes as a small table (empty string when there are none)."""
+    from benchmark.cache.policy import size_text
+
+    if not rows:
+        return ""
+    lines = [("CACHE NODE", "TEACHER", "STATE", "STUDENTS", "EST. SIZE")]
+    for r in rows:
+        size = size_text(r["bytes"]) if isinstance(r["bytes"], int | float) else "?"
+        lines.append((r["id"], r["teacher"], r["state"], str(r["students"]), size))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    text = ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines]
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["state"]] = counts.get(r["state"], 0) + 1
+    text.append(f"{len(rows)} cache nodes: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    text += [
+        f"  {r['id']}: {r['reason']} (its students read or build the cache themselves)"
+        for r in rows
+        if r["state"] == "failed" and r["reason"]
+    ]
+    return "\n".join(text)
 
 
 def format_table(rows: Sequence[dict[str, Any]], *, width: int = 48) -> str:
