@@ -20,7 +20,7 @@ from pathlib import Path
 
 from benchmark.record import RunRecord, one_line
 from benchmark.sweep.plan import PlannedRun
-from benchmark.worker import DEFAULT_TRAINER, EXIT_BUSY, run_one
+from benchmark.worker import DEFAULT_TRAINER, EXIT_BUSY, run_one, run_rank
 
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
@@ -70,10 +70,10 @@ def gpus_needed(run: PlannedRun, available: int) -> int:
 
 
 def default_workers(runs: Sequence[PlannedRun], gpus: Sequence[str], cpus: int | None = None) -> int:
-    """One worker per GPU; on CPU as many as the cores allow at the sweep's thread count."""
+    """One worker per GPU; on CPU as many as the cores allow at the sweep's thread count (threads x processes)."""
     if gpus:
         return len(gpus)
-    threads = max((r.config.train.num_threads for r in runs), default=1)
+    threads = max((r.config.train.num_threads * r.config.train.processes for r in runs), default=1)
     return max(1, (cpus or os.cpu_count() or 1) // threads)
 
 
@@ -193,17 +193,28 @@ def _checkpointable() -> type:
 class RunJob(_checkpointable()):  # type: ignore[misc]
     """The callable a Slurm job runs: :func:`benchmark.worker.run_one` on one run dir.
 
+    A run with ``train.processes`` = P runs as P tasks (``nodes`` x ``tasks_per_node``): each task exports
+    the process group's environment (submitit's ``TorchDistributedEnvironment``: ``MASTER_ADDR``, ``RANK``,
+    ...); task 0 is the run's worker (lock, record), the others start only their trainer
+    (:func:`benchmark.worker.run_rank`).
+
     It is ``submitit.helpers.Checkpointable``: on preemption or timeout submitit calls ``checkpoint`` and
     requeues the same call; the trainer resumes from ``checkpoints/last.pt``.
     """
 
-    def __init__(self, run_dir: str, runs_root: str, trainer: Sequence[str], threads: int) -> None:
+    def __init__(self, run_dir: str, runs_root: str, trainer: Sequence[str], threads: int, processes: int = 1) -> None:
         self.run_dir, self.runs_root, self.trainer, self.threads = run_dir, runs_root, tuple(trainer), threads
+        self.processes = processes
 
     def __call__(self) -> int:
-        env = dict(os.environ)
-        for key in THREAD_ENV:
-            env[key] = str(self.threads)
+        rank = 0
+        if self.processes > 1:
+            from submitit.helpers import TorchDistributedEnvironment
+
+            rank = TorchDistributedEnvironment().export(set_cuda_visible_devices=False, overwrite=True).rank
+        env = {**os.environ, **{key: str(self.threads) for key in THREAD_ENV}}
+        if rank != 0:
+            return run_rank(self.run_dir, self.runs_root, rank=rank, trainer=self.trainer, env=env)
         return run_one(self.run_dir, self.runs_root, trainer=self.trainer, env=env, wait=True, forward_signals=False)
 
 
@@ -250,7 +261,7 @@ class SlurmExecutor(Executor):
             "cpus_per_task": res.cpus,
             "gpus_per_node": res.gpus,
             "nodes": res.nodes,
-            "tasks_per_node": 1,
+            "tasks_per_node": max(1, run.config.train.processes // max(res.nodes, 1)),
         }
         if res.partition:
             params["slurm_partition"] = res.partition
@@ -271,6 +282,7 @@ class SlurmExecutor(Executor):
                     str(self.runs_root),
                     r.argv or self.trainer,
                     r.config.resources.cpus,
+                    processes=r.config.train.processes,
                 )
                 for r in group
             ]

@@ -138,9 +138,7 @@ def sweep_from_dict(data: Any, source: str, overrides: Iterable[str] = (), *, de
     exclude = tuple(_rule(a.values) for a in _entries(data.get("exclude") or [], "exclude", source, problems))
     order = data.get("ablation_order") or []
     if not isinstance(order, list) or not all(isinstance(k, str) and k for k in order):
-        problems.append(
-            f"{source}: ablation_order: expected a list of option keys, got {order!r}"
-        )
+        problems.append(f"{source}: ablation_order: expected a list of option keys, got {order!r}")
         order = []
     for text in overrides:
         try:

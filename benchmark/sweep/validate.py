@@ -41,6 +41,8 @@ def run_problems(cfg: RunConfig) -> list[Problem]:
     problems += _file_problems(cfg.model.checkpoint, "model.checkpoint")
     problems += train_problems(cfg.train, "train")
     problems += data_problems(cfg.data)
+    if cfg.train.processes % max(cfg.resources.nodes, 1):
+        problems.append(("resources.nodes", f"{cfg.resources.nodes} must divide train.processes={cfg.train.processes}"))
     if cfg.tracking.mode not in TRACKING_MODES:
         problems.append(
             ("tracking.mode", f"unknown mode {cfg.tracking.mode!r} (choose from {', '.join(TRACKING_MODES)})")
@@ -50,6 +52,7 @@ def run_problems(cfg: RunConfig) -> list[Problem]:
             ("distill.method", f"unknown method {cfg.distill.method!r}; known: {', '.join(METHODS.names())}")
         )
         return problems
+    problems += _teacher_cache_problems(cfg)
     spec = METHODS.get(cfg.distill.method)
     problems += [("distill.options", p) for p in spec.option_problems(cfg.distill.options)]
     stages = cfg.distill.stage_list()
@@ -83,11 +86,26 @@ def run_problems(cfg: RunConfig) -> list[Problem]:
     return problems
 
 
+def _teacher_cache_problems(cfg: RunConfig) -> list[Problem]:
+    from benchmark.cache.policy import check_mode
+    from benchmark.config import ConfigError
+
+    try:
+        check_mode(cfg.distill)
+    except ConfigError as exc:
+        return [tuple(p.split(": ", 1)) for p in exc.problems]  # type: ignore[misc]
+    return []
+
+
 def train_problems(train: TrainConfig, key: str) -> list[Problem]:
     problems = []
     for name in ("iterations", "batch_size", "num_threads", "processes", "checkpoint_every", "log_every"):
         if getattr(train, name) < 1:
             problems.append((f"{key}.{name}", f"must be >= 1, got {getattr(train, name)}"))
+    if train.processes >= 1 and train.batch_size % train.processes:
+        problems.append(
+            (f"{key}.batch_size", f"{train.batch_size} is the global batch: it must split evenly over {key}.processes")
+        )
     if train.lr <= 0:
         problems.append((f"{key}.lr", f"must be > 0, got {train.lr}"))
     if train.optimizer not in OPTIMIZERS:
