@@ -281,6 +281,9 @@ def parse_dataclass(cls: type, data: Any, path: str, source: str, problems: list
         return cls()
 
 
+_OFF_SWITCHES = ("teacher_cache",)  # string fields with an "off" value
+
+
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
@@ -336,6 +339,8 @@ def _parse_value(tp: Any, value: Any, path: str, source: str, problems: list[str
             return 0.0
         return float(value)
     if tp is str:
+        if value is False and path.rsplit(".", 1)[-1] in _OFF_SWITCHES:
+            return "off"  # YAML 1.1 reads a bare `off` as false
         if not isinstance(value, str):
             problems.append(f"{source}: {path}: expected a string, got {value!r}")
             return ""

@@ -67,3 +67,14 @@ def test_run_id_ignores_options_that_restate_a_default():
     assert run({"dual": "nonsense"}).run_id() != plain
     unknown = dataclasses.replace(RunConfig(), distill=DistillConfig(method="nope", options={"x": 1}))
     assert unknown.run_id()  # an unknown method hashes its options as given (validation reports it)
+
+
+def test_bare_yaml_off_is_the_off_switch():
+    import yaml
+
+    from benchmark.config import ConfigError, run_config_from_dict
+
+    cfg = run_config_from_dict(yaml.safe_load("distill: {teacher_cache: off}"))
+    assert cfg.distill.teacher_cache == "off"
+    with pytest.raises(ConfigError, match="model.name: expected a string, got False"):
+        run_config_from_dict(yaml.safe_load("model: {name: off}"))

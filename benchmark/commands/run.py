@@ -76,6 +76,12 @@ def main(args: argparse.Namespace) -> int:
         f"{len(result.done)}/{len(plan.runs)} done ({len(result.skipped)} already done, "
         f"{len(result.started)} started), {len(result.failed)} failed; {result.wall_s:.1f} s; records in {out / 'runs'}"
     )
-    if result.failed:
-        print("retry the failed runs with --retry-failed", file=sys.stderr)
+    if plan.caches:
+        failed = "; ".join(f"{cid}: {why}" for cid, why in result.cache_failed.items())
+        print(
+            f"teacher-feature cache nodes: {len(result.cache_done)}/{len(plan.caches)} done"
+            + (f", failed (students fell back to building it or to the live teacher): {failed}" if failed else "")
+        )
+    if result.failed or result.cache_failed:
+        print("retry the failed runs and cache nodes with --retry-failed", file=sys.stderr)
     return 0 if len(result.done) == len(plan.runs) else 1
