@@ -48,7 +48,9 @@ def cache_plan_lines(runs: Iterable[RunConfig], cache_root: str | Path) -> list[
         for stage in cfg.distill.stage_list():
             source = stage.teacher.checkpoint or teacher_run_config(cfg, stage.teacher).run_id()
             ident = (source, repr(stage.teacher.model), repr(cfg.data), cfg.distill.teacher_cache)
-            groups.setdefault(ident, (stage.teacher, []))[1].append(cfg)
+            students = groups.setdefault(ident, (stage.teacher, []))[1]
+            if not students or students[-1] is not cfg:  # S-b: one teacher in several stages of one run
+                students.append(cfg)
     if not groups:
         return []
     lines = [f"teacher-feature caches (distill.teacher_cache; {Path(cache_root)}/teacher-<key>):"]

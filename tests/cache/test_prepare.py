@@ -53,3 +53,12 @@ def test_plan_lines_state_the_disk_budget(teacher_weights, tmp_path):
     assert "x 8 images x 2 transforms = 87.0 KB float32" in lines[1] and "p3 4.1 KB" in lines[1]
     assert "live teacher: distill.teacher_cache is off" in lines[2]
     assert lines[-1].startswith("teacher caches to build: 87.0 KB in all")
+
+
+def test_plan_lines_count_a_stage_wise_run_once(teacher_weights, tmp_path):
+    from benchmark.config import StageConfig
+
+    cfg = _student(teacher_weights)
+    stages = tuple(StageConfig(teacher=cfg.distill.teacher, fraction=0.5) for _ in range(2))  # S-b: one teacher
+    staged = dataclasses.replace(cfg, distill=dataclasses.replace(cfg.distill, teacher=None, stages=stages))
+    assert " for 1 student run(s): " in cache_plan_lines([staged], tmp_path)[1]
