@@ -179,26 +179,28 @@ _UNHASHED_DISTILL = ("teacher_cache", "teacher_cache_max_gb")  # how teacher fea
 
 def config_hash(cfg: RunConfig, length: int = 10) -> str:
     """Content hash of everything that decides what a run computes, with method options that restate a
-    default left out (:func:`_drop_restated_defaults`), so ``dual: both`` is the plain ``dfmsd`` run."""
+    default left out (:func:`drop_restated_defaults`), so ``dual: both`` is the plain ``dfmsd`` run."""
     data = {k: v for k, v in cfg.to_dict().items() if k not in _UNHASHED}
     data["distill"] = {k: v for k, v in data["distill"].items() if k not in _UNHASHED_DISTILL}
-    _drop_restated_defaults(data["distill"])
+    drop_restated_defaults(data["distill"])
     blob = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:length]
 
 
-def _drop_restated_defaults(distill: dict[str, Any]) -> None:
-    """Remove, in place, ``distill.options`` entries equal to the method's default for that option (its
-    ``defaults`` entry, else the criterion constructor's), so a grid arm that spells out a default is the
-    run without it. Options a per-detector preset sets are kept (their default depends on the student), so
-    are stage options (a stage's value overrides ``distill.options``), and everything of an unknown method.
+def drop_restated_defaults(distill: dict[str, Any]) -> None:
+    """Remove, in place, the entries of ``distill["options"]`` (a ``DistillConfig`` as a dict, e.g. from a
+    record's config.yaml) equal to the method's default for that option (its ``defaults`` entry, else the
+    criterion constructor's), so a grid arm that spells out a default is the run without it. Options a
+    per-detector preset sets are kept (their default depends on the student), so are options a stage also
+    sets (a stage's value overrides ``distill.options``), and everything of an unknown method.
     """
     from benchmark.methods import METHODS  # imports the criteria (torch): only when a hash is needed
 
-    if distill["method"] not in METHODS:
+    if distill.get("method") not in METHODS or not isinstance(distill.get("options"), dict):
         return
     defaults = METHODS.get(distill["method"]).option_defaults()
-    overridden = {k for stage in distill["stages"] for k in stage["options"]}
+    stages = [st for st in distill.get("stages") or [] if isinstance(st, dict)]
+    overridden = {k for stage in stages for k in stage.get("options") or {}}
     distill["options"] = {
         k: v for k, v in distill["options"].items() if k in overridden or not _same(v, defaults.get(k, _MISSING))
     }

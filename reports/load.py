@@ -11,7 +11,8 @@ Columns
 * status: ``state`` (queued | running | done | failed | unknown | unreadable), ``reason``, ``iteration``,
   ``total_iterations``
 * config axes: every leaf of ``config.yaml`` as a dotted column (``distill.options.mask_ratio``,
-  ``train.lr`` ...); lists of scalars become tuples, lists of mappings are flattened with their index
+  ``train.lr`` ...; in an option column some run set, a run of the same method without it shows the method's
+  default); lists of scalars become tuples, lists of mappings are flattened with their index
   (``distill.stages.0.fraction``)
 * derived: ``method``, ``student`` (model name), ``teacher`` (the last-stage teacher's model name, "" without
   one), ``teachers`` (the stage chain, ``a→b``), ``distill.n_stages``, ``schedule`` (a ``schedule:<label>``
@@ -20,9 +21,10 @@ Columns
   plan.json, else a ``teacher-`` run name)
 * metrics: ``mAP AP50 AP75 APs APm APl AR1 AR10 AR100 ARs ARm ARl`` (final, COCO units in [0, 1]),
   ``teacher_<metric>`` (teacher on the same split), ``cost.<field>``, ``best.mAP``, ``best.iter``
-* grouping keys: ``config_key`` (the config without seed and run-independent fields: seed replicates share
-  it) and ``base_key`` (additionally without the ``DISTILLATION_ONLY`` fields: the run of the same student
-  without distillation shares it)
+* grouping keys: ``config_key`` (the config without seed and run-independent fields, and without method
+  options that restate the method's default, as in the run id: seed replicates share it) and ``base_key``
+  (additionally without the ``DISTILLATION_ONLY`` fields: the run of the same student without distillation
+  shares it)
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from typing import Any
 
 import pandas as pd
 import yaml
+
+from benchmark.config import drop_restated_defaults
 
 METRICS = ("mAP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 COST_FIELDS = ("params", "flops", "train_time_s", "step_time_s", "teacher_time_s", "kd_overhead", "infer_time_s")
@@ -234,6 +238,8 @@ def load_run(run_dir: Path, sweep: str = "") -> dict[str, Any]:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         status, metrics = {}, {}
         problems.append(f"status/metrics unreadable: {exc}")
+    if isinstance(config.get("distill"), dict):
+        drop_restated_defaults(config["distill"])  # grouped as the run id groups: a spelled-out default is absent
     run_id = config.pop("run_id", None)
     if isinstance(run_id, str) and run_id:
         row["run_id"] = run_id
@@ -307,7 +313,23 @@ def load_runs(paths: Iterable[str | Path]) -> pd.DataFrame:
     frame["_done"] = frame["state"] != "done"
     frame = frame.sort_values(["run_id", "_done", "sweep", "run_dir"], kind="stable")
     frame = frame.drop_duplicates("run_id", keep="first").drop(columns="_done")
-    return frame.sort_values(["sweep", "run_id"], kind="stable").reset_index(drop=True)
+    return _show_option_defaults(frame.sort_values(["sweep", "run_id"], kind="stable").reset_index(drop=True))
+
+
+def _show_option_defaults(frame: pd.DataFrame) -> pd.DataFrame:
+    """In each ``distill.options.<k>`` column some run set, the method's default where a run of that method
+    left ``k`` out (an ablation's default arm reads α = 3, not –); grouping keys are not touched."""
+    from benchmark.methods import METHODS
+
+    for column in [c for c in frame.columns if c.startswith("distill.options.")]:
+        option = column.removeprefix("distill.options.")
+        for method in frame["method"].unique():
+            default = METHODS.get(method).option_defaults().get(option) if method in METHODS else None
+            missing = (frame["method"] == method) & frame[column].isna()
+            if default is not None and missing.any():
+                frame[column] = frame[column].astype(object)
+                frame.loc[missing, column] = default
+    return frame
 
 
 def done(frame: pd.DataFrame) -> pd.DataFrame:

@@ -108,3 +108,15 @@ def test_plan_file_gives_sweep_and_role(tmp_path, rec):
     frame = load_runs([tmp_path / "out"]).set_index("run_id")
     assert set(frame["sweep"]) == {"ablation_x"} and set(frame["out_dir"]) == {"out"}
     assert frame.loc[teacher.name, "role"] == "teacher" and frame.loc[student.name, "role"] == "student"
+
+
+def test_spelled_out_default_options_group_with_the_plain_runs(tmp_path):
+    from .conftest import make_config, write_run
+
+    stages = ["retina_t", "frcnn_t"]
+    write_run(tmp_path, make_config(method="dfmsd", stages=stages, seed=0), mAP=0.05)
+    write_run(tmp_path, make_config(method="dfmsd", stages=stages, seed=1, options={"alpha": 3.0}), mAP=0.06)
+    write_run(tmp_path, make_config(method="dfmsd", stages=stages, seed=2, options={"alpha": 1.0}), mAP=0.07)
+    frame = load_runs([tmp_path]).set_index("seed")
+    assert frame.loc[0, "config_key"] == frame.loc[1, "config_key"] != frame.loc[2, "config_key"]
+    assert list(frame["distill.options.alpha"]) == [3.0, 3.0, 1.0]  # the default shown, not "–"
