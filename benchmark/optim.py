@@ -79,25 +79,36 @@ def set_lr(optimizer: torch.optim.Optimizer, iteration: int, cfg: TrainConfig) -
     return optimizer.param_groups[0]["lr"]
 
 
-def check_train_config(cfg: TrainConfig) -> list[str]:
-    """One line per invalid optimisation setting (checked before anything is built)."""
+def train_problems(cfg: TrainConfig) -> list[tuple[str, str]]:
+    """``(field, problem)`` per invalid setting of ``cfg`` (field relative to ``train``): the one rule set of
+    both the trainer (:func:`check_train_config`) and sweep validation."""
     problems = []
-    if cfg.optimizer not in OPTIMIZERS:
-        problems.append(f"train.optimizer: unknown optimizer {cfg.optimizer!r} ({'|'.join(OPTIMIZERS)})")
-    if cfg.schedule not in SCHEDULES:
-        problems.append(f"train.schedule: unknown schedule {cfg.schedule!r} ({'|'.join(SCHEDULES)})")
-    if cfg.iterations < 1:
-        problems.append(f"train.iterations: must be >= 1, got {cfg.iterations}")
-    if cfg.batch_size < 1:
-        problems.append(f"train.batch_size: must be >= 1, got {cfg.batch_size}")
+    for name in ("iterations", "batch_size", "num_threads", "processes", "checkpoint_every", "log_every"):
+        if getattr(cfg, name) < 1:
+            problems.append((name, f"must be >= 1, got {getattr(cfg, name)}"))
+    if cfg.processes >= 1 and cfg.batch_size % cfg.processes:
+        problems.append(
+            ("batch_size", f"{cfg.batch_size} is the global batch: it must split evenly over processes={cfg.processes}")
+        )
+    if cfg.lr <= 0:
+        problems.append(("lr", f"must be > 0, got {cfg.lr}"))
     if cfg.warmup_iters < 0:
-        problems.append(f"train.warmup_iters: must be >= 0, got {cfg.warmup_iters}")
-    if cfg.checkpoint_every < 1:
-        problems.append(f"train.checkpoint_every: must be >= 1, got {cfg.checkpoint_every}")
-    if cfg.log_every < 1:
-        problems.append(f"train.log_every: must be >= 1, got {cfg.log_every}")
+        problems.append(("warmup_iters", f"must be >= 0, got {cfg.warmup_iters}"))
     if cfg.grad_clip is not None and cfg.grad_clip <= 0:
-        problems.append(f"train.grad_clip: must be > 0 or null, got {cfg.grad_clip}")
-    if any(not 0.0 <= m <= 1.0 for m in cfg.milestones):
-        problems.append(f"train.milestones: fractions of the iterations in [0, 1], got {list(cfg.milestones)}")
+        problems.append(("grad_clip", f"must be > 0 or null, got {cfg.grad_clip}"))
+    if cfg.optimizer not in OPTIMIZERS:
+        problems.append(("optimizer", f"unknown optimizer {cfg.optimizer!r} (choose from {', '.join(OPTIMIZERS)})"))
+    if cfg.schedule not in SCHEDULES:
+        problems.append(("schedule", f"unknown schedule {cfg.schedule!r} (choose from {', '.join(SCHEDULES)})"))
+    bad = [m for m in cfg.milestones if not 0 < m < 1]
+    if bad:
+        problems.append(("milestones", f"fractions of the iterations must lie in (0, 1), got {bad}"))
+    device = cfg.device
+    if not (device in ("auto", "cpu", "cuda") or (device.startswith("cuda:") and device[5:].isdigit())):
+        problems.append(("device", f"expected auto, cpu, cuda or cuda:N, got {device!r}"))
     return problems
+
+
+def check_train_config(cfg: TrainConfig) -> list[str]:
+    """One line per invalid training setting (checked before anything is built)."""
+    return [f"train.{field}: {problem}" for field, problem in train_problems(cfg)]

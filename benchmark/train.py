@@ -130,13 +130,6 @@ def check_run_config(cfg: RunConfig) -> list[str]:
     from benchmark.methods import METHODS
 
     problems = check_train_config(cfg.train)
-    if cfg.train.processes < 1:
-        problems.append(f"train.processes: must be >= 1, got {cfg.train.processes}")
-    elif cfg.train.batch_size % cfg.train.processes:
-        problems.append(
-            f"train.batch_size: {cfg.train.batch_size} is the global batch and must split evenly over "
-            f"train.processes={cfg.train.processes}"
-        )
     if cfg.train.num_workers > 0:
         problems.append(
             f"train.num_workers: {cfg.train.num_workers}: background data workers are not supported yet; use 0"

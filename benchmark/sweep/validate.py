@@ -19,8 +19,6 @@ if TYPE_CHECKING:  # importing the zoo or the methods imports torch: only when v
 
 Problem = tuple[str, str]
 
-OPTIMIZERS = ("sgd", "adamw")
-SCHEDULES = ("step", "cosine", "constant")
 TRACKING_MODES = ("auto", "online", "offline", "disabled")
 
 
@@ -98,31 +96,9 @@ def _teacher_cache_problems(cfg: RunConfig) -> list[Problem]:
 
 
 def train_problems(train: TrainConfig, key: str) -> list[Problem]:
-    problems = []
-    for name in ("iterations", "batch_size", "num_threads", "processes", "checkpoint_every", "log_every"):
-        if getattr(train, name) < 1:
-            problems.append((f"{key}.{name}", f"must be >= 1, got {getattr(train, name)}"))
-    if train.processes >= 1 and train.batch_size % train.processes:
-        problems.append(
-            (f"{key}.batch_size", f"{train.batch_size} is the global batch: it must split evenly over {key}.processes")
-        )
-    if train.lr <= 0:
-        problems.append((f"{key}.lr", f"must be > 0, got {train.lr}"))
-    if train.optimizer not in OPTIMIZERS:
-        problems.append(
-            (f"{key}.optimizer", f"unknown optimizer {train.optimizer!r} (choose from {', '.join(OPTIMIZERS)})")
-        )
-    if train.schedule not in SCHEDULES:
-        problems.append(
-            (f"{key}.schedule", f"unknown schedule {train.schedule!r} (choose from {', '.join(SCHEDULES)})")
-        )
-    bad = [m for m in train.milestones if not 0 < m < 1]
-    if bad:
-        problems.append((f"{key}.milestones", f"fractions of the iterations must lie in (0, 1), got {bad}"))
-    device = train.device
-    if not (device in ("auto", "cpu", "cuda") or (device.startswith("cuda:") and device[5:].isdigit())):
-        problems.append((f"{key}.device", f"expected auto, cpu, cuda or cuda:N, got {device!r}"))
-    return problems
+    from benchmark.optim import train_problems as problems_of
+
+    return [(f"{key}.{field}", problem) for field, problem in problems_of(train)]
 
 
 def data_problems(data: DataConfig) -> list[Problem]:
