@@ -1,7 +1,7 @@
 """Name → object registries (mmengine / timm style).
 
 Two registries hold everything a run config can name: ``MODELS`` (detector builders with their model
-cards, see :mod:`benchmark.zoo`) and ``METHODS`` (distillation criteria, see :mod:`benchmark.methods`).
+cards, see :mod:`benchmark.zoo`) and ``METHODS`` (distillation criteria, see :mod:`benchmark.distill.methods`).
 Registering twice under one name is an error, so a typo in a plugin cannot silently shadow a built-in.
 """
 

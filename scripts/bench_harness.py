@@ -39,12 +39,13 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmark.executors import LocalExecutor  # noqa: E402
-from benchmark.scheduler import execute  # noqa: E402
-from benchmark.sweep import build_plan, sweep_from_dict  # noqa: E402
-from benchmark.worker import DEFAULT_TRAINER, read_attempts  # noqa: E402
+from benchmark.launch.executors import LocalExecutor  # noqa: E402
+from benchmark.launch.plan import build_plan  # noqa: E402
+from benchmark.launch.scheduler import execute  # noqa: E402
+from benchmark.launch.spec import sweep_from_dict  # noqa: E402
+from benchmark.launch.worker import DEFAULT_TRAINER, read_attempts  # noqa: E402
 
-FAKE = (sys.executable, str(ROOT / "tests" / "harness" / "fake_trainer.py"))
+FAKE = (sys.executable, str(ROOT / "tests" / "launch" / "fake_trainer.py"))
 
 
 def smoke_file(tmp: Path, seeds: int, *, iterations: int | None = None) -> Path:
@@ -95,8 +96,8 @@ def utilization(sweep: Path, out: Path, trainer: tuple[str, ...], workers: int) 
 
 LAUNCHER = (
     "import sys, yaml\n"
-    "from benchmark.executors import LocalExecutor\nfrom benchmark.scheduler import execute\n"
-    "from benchmark.sweep import build_plan, sweep_from_dict\n"
+    "from benchmark.launch.executors import LocalExecutor\nfrom benchmark.launch.scheduler import execute\n"
+    "from benchmark.launch.plan import build_plan\nfrom benchmark.launch.spec import sweep_from_dict\n"
     "sweep, out, workers, trainer = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]\n"
     "plan = build_plan(sweep_from_dict(yaml.safe_load(open(sweep)), sweep))\n"
     "ex = LocalExecutor(out + '/runs', workers=workers, trainer=trainer, gpus=[])\n"

@@ -30,7 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmark.methods import get_method  # noqa: E402
+from benchmark.distill.methods import get_method  # noqa: E402
 from dfmsd.masks import background_weights, foreground_weights  # noqa: E402
 
 

@@ -28,9 +28,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmark.config import DataConfig, ModelConfig, RunConfig, TeacherConfig  # noqa: E402
-from benchmark.quickstart import STUDENT_MODEL, TEACHER_MODEL, quickstart_student  # noqa: E402
-from benchmark.record import RunRecord  # noqa: E402
-from benchmark.train import Trainer, _sync  # noqa: E402
+from benchmark.launch.quickstart import STUDENT_MODEL, TEACHER_MODEL, quickstart_student  # noqa: E402
+from benchmark.run.record import RunRecord  # noqa: E402
+from benchmark.run.train import Trainer, _sync  # noqa: E402
 
 
 def quantiles(xs: list[float]) -> tuple[float, float, float, float, float]:

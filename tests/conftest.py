@@ -1,6 +1,6 @@
 """Shared test settings: one torch thread (deterministic CPU numerics, fair to a shared 2-core machine),
 W&B offline and quiet, a non-interactive matplotlib backend; the harness fixtures (smoke sweep, fake trainer)
-that tests/harness and tests/sweep share."""
+that tests/launch shares."""
 
 import os
 import sys
@@ -16,7 +16,7 @@ import yaml  # noqa: E402
 
 torch.set_num_threads(1)
 
-FAKE_TRAINER = (sys.executable, str(Path(__file__).with_name("harness") / "fake_trainer.py"))
+FAKE_TRAINER = (sys.executable, str(Path(__file__).with_name("launch") / "fake_trainer.py"))
 SMOKE = Path(__file__).parents[1] / "sweeps" / "smoke.yaml"
 
 
@@ -28,7 +28,7 @@ def smoke_dict():
 
 @pytest.fixture
 def fake_trainer(monkeypatch):
-    """The fake trainer's command (tests/harness/fake_trainer.py), with fast steps and no injected failures."""
+    """The fake trainer's command (tests/launch/fake_trainer.py), with fast steps and no injected failures."""
     monkeypatch.setenv("FAKE_STEP_S", "0.01")
     monkeypatch.delenv("FAKE_FAIL", raising=False)
     monkeypatch.delenv("FAKE_CRASH", raising=False)

@@ -22,7 +22,7 @@ def bench_harness(*, quick: bool) -> dict[str, Any]:
         return {"missing": "scripts/bench_harness.py not found (not a source checkout?)"}
     if not all(hasattr(script, name) for name in ("smoke_file", "utilization")):
         return {"missing": "scripts/bench_harness.py has no smoke_file/utilization functions"}
-    from benchmark.worker import DEFAULT_TRAINER
+    from benchmark.launch.worker import DEFAULT_TRAINER
 
     seeds = 1 if quick else 2
     tmp = Path(tempfile.mkdtemp(prefix="dfmsd-bench-harness-"))

@@ -25,7 +25,7 @@ from benchmark.bench.steps import (
     save_random_teacher,
 )
 from benchmark.bench.timing import Spread
-from benchmark.quickstart import STUDENT_MODEL, TEACHER_MODEL
+from benchmark.launch.quickstart import STUDENT_MODEL, TEACHER_MODEL
 
 SECTIONS = ("steps", "losses", "harness")
 QUICK = StepSetting(warmup=1, rounds=4)
@@ -33,7 +33,7 @@ FULL = StepSetting(warmup=3, rounds=15)
 
 
 def kd_methods() -> list[str]:
-    from benchmark.methods import METHODS
+    from benchmark.distill.methods import METHODS
 
     return [n for n in METHODS.names() if METHODS.get(n).needs_teacher]
 

@@ -30,7 +30,7 @@ from benchmark.bench.timing import Spread, interleaved, round_ratios
 from benchmark.cache import LiveTeacher, teacher_source
 from benchmark.cache.key import default_cache_root
 from benchmark.config import DataConfig, ModelConfig, RunConfig, TeacherConfig
-from benchmark.quickstart import STUDENT_MODEL, TEACHER_MODEL, quickstart_student
+from benchmark.launch.quickstart import STUDENT_MODEL, TEACHER_MODEL, quickstart_student
 
 LIVE_TARGET = 1.10
 CACHED_TARGET = 1.05
@@ -92,15 +92,15 @@ def save_random_teacher(path: Path, st: StepSetting) -> Path:
 
 
 def _trainer(cfg: RunConfig, workdir: Path) -> Any:
-    from benchmark.record import RunRecord
-    from benchmark.train import Trainer
+    from benchmark.run.record import RunRecord
+    from benchmark.run.train import Trainer
 
     return Trainer(cfg, RunRecord(workdir / "runs" / cfg.run_id()), runs_root=workdir / "runs", progress=False)
 
 
 def _batch(trainer: Any) -> tuple[Any, list, list]:
     from benchmark.data import collate
-    from benchmark.train import _to_device
+    from benchmark.run.train import _to_device
 
     batch = collate([trainer.train_set.get(i, hflip=f) for i, f in trainer.stream.next_batch()])
     return batch, *_to_device(batch, trainer.device)

@@ -30,9 +30,9 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
+from benchmark.atomic import atomic_write_bytes
 from benchmark.cache.key import FORMAT_VERSION, Transform, cache_dir_name, file_sha256
 from benchmark.data.coco import CocoDetection, resized_shape
-from benchmark.record import atomic_write_bytes
 from benchmark.zoo.base import Detector
 
 MANIFEST = "manifest.json"

@@ -35,7 +35,7 @@ def _resolve(args: argparse.Namespace) -> tuple[ModelConfig, DataConfig, EvalCon
     import torch
 
     from benchmark.errors import UserError
-    from benchmark.record import RunRecord
+    from benchmark.run.record import RunRecord
 
     target: Path = args.target
     if target.is_dir():
@@ -71,8 +71,8 @@ def _resolve(args: argparse.Namespace) -> tuple[ModelConfig, DataConfig, EvalCon
 
 def evaluate_target(args: argparse.Namespace) -> tuple[dict[str, float], float]:
     from benchmark.data import build_dataset
-    from benchmark.evaluate import evaluate
-    from benchmark.train import resolve_device
+    from benchmark.run.evaluate import evaluate
+    from benchmark.run.train import resolve_device
     from benchmark.zoo import build_detector
 
     model_cfg, data_cfg, eval_cfg = _resolve(args)
@@ -88,7 +88,7 @@ def evaluate_target(args: argparse.Namespace) -> tuple[dict[str, float], float]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchmark.evaluate import METRIC_NAMES
+    from benchmark.run.evaluate import METRIC_NAMES
 
     metrics, seconds = evaluate_target(args)
     if args.json:

@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 from benchmark.errors import UserError
-from benchmark.scheduler import node_dir, run_state
-from benchmark.sweep import Plan, estimate_flops, load_plan
+from benchmark.launch.plan import Plan, estimate_flops, load_plan
+from benchmark.launch.scheduler import node_dir, run_state
 
 DEFAULT_GPU_TFLOPS = 100.0
 
@@ -90,7 +90,7 @@ def render_plan(plan: Plan, out: str | os.PathLike[str], *, gpu_tflops: float = 
         "per GPU (--gpu-tflops)",
     ]
     students = [r.config for r in plan.runs.values() if r.role == "student"]
-    from benchmark.cache.budget import cache_plan_lines  # loads the zoo (torch): only when planning
+    from benchmark.launch.cache_budget import cache_plan_lines  # loads the zoo (torch): only when planning
 
     tail += cache_plan_lines(students, Path(out) / "cache")  # teacher-feature caches and their disk budget
     if plan.caches:
@@ -107,7 +107,7 @@ def render_plan(plan: Plan, out: str | os.PathLike[str], *, gpu_tflops: float = 
 
 def _missing_items(problems: tuple[str, ...]) -> dict[str, int]:
     """``missing item -> how many problem lines name it`` (the text from the marker on, e.g. 'no such file: x')."""
-    from benchmark.sweep.plan import MISSING_INPUT
+    from benchmark.launch.plan import MISSING_INPUT
 
     items: dict[str, int] = {}
     for problem in problems:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from benchmark.quickstart import DEFAULT_ITERATIONS, DEFAULT_METHODS
+from benchmark.launch.quickstart import DEFAULT_ITERATIONS, DEFAULT_METHODS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,8 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from benchmark.errors import UserError
-    from benchmark.quickstart import format_table, run_quickstart
-    from benchmark.train import sigterm_event
+    from benchmark.launch.quickstart import format_table, run_quickstart
+    from benchmark.run.train import sigterm_event
 
     if args.iterations < 1:
         raise UserError(f"--iterations must be >= 1, got {args.iterations}")

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from benchmark.commands.plan import default_out
 from benchmark.errors import UserError
-from benchmark.executors import Executor, LocalExecutor, SlurmExecutor, default_workers, visible_gpus
-from benchmark.scheduler import SweepLockedError, execute
-from benchmark.sweep import Plan, load_plan
-from benchmark.sweep.results import collect_rows, format_table, log_wandb_summary
+from benchmark.launch.executors import Executor, LocalExecutor, SlurmExecutor, default_workers, visible_gpus
+from benchmark.launch.plan import Plan, load_plan
+from benchmark.launch.results import collect_rows, format_table, log_wandb_summary
+from benchmark.launch.scheduler import SweepLockedError, execute
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

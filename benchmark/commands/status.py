@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from benchmark.errors import UserError
-from benchmark.sweep.results import collect_cache_rows, collect_rows, format_cache_table, format_table
+from benchmark.launch.results import collect_cache_rows, collect_rows, format_cache_table, format_table
 
 ACTIVE = ("queued", "starting", "running")
 

@@ -46,7 +46,7 @@ class _TrailingOverridesParser(argparse.ArgumentParser):
 
 def load_run_config(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
     """A :class:`RunConfig` from a YAML file plus ``key=value`` overrides (all problems reported at once)."""
-    from benchmark.overrides import apply_overrides
+    from benchmark.config.overrides import apply_overrides
 
     if not path.is_file():
         raise FileNotFoundError(f"run config not found: {path}")
@@ -68,13 +68,13 @@ def format_metrics(metrics: dict | None) -> str:
 
 
 def _train_distributed(cfg: RunConfig, run_dir: Path, runs_root: Path, *, progress: bool) -> dict:
-    """Run ``python -m benchmark.train`` on ``train.processes`` processes (torch.distributed.run) and return
+    """Run ``python -m benchmark.run.train`` on ``train.processes`` processes (torch.distributed.run) and return
     the record's metrics; :class:`RunFailed` with the record's reason when the run did not finish."""
     import subprocess
 
-    from benchmark.record import RunRecord
-    from benchmark.train import RunFailed, check_run_config
-    from benchmark.worker import launch_command
+    from benchmark.run.record import RunRecord
+    from benchmark.run.torchrun import launch_command
+    from benchmark.run.train import RunFailed, check_run_config
 
     problems = check_run_config(cfg)
     if problems:
@@ -84,7 +84,7 @@ def _train_distributed(cfg: RunConfig, run_dir: Path, runs_root: Path, *, progre
     if existing is not None and existing.get("run_id") != cfg.run_id():
         raise ConfigError([f"{record.config_path}: holds run {existing.get('run_id')}, not {cfg.run_id()}"])
     record.write_config(cfg)
-    cmd = [*launch_command(cfg.train.processes, "benchmark.train"), "--run-dir", str(run_dir)]
+    cmd = [*launch_command(cfg.train.processes, "benchmark.run.train"), "--run-dir", str(run_dir)]
     cmd += ["--runs-root", str(runs_root), *([] if progress else ["--no-progress"])]
     rc = subprocess.call(cmd)
     if rc != 0 or not record.is_done():
@@ -94,9 +94,9 @@ def _train_distributed(cfg: RunConfig, run_dir: Path, runs_root: Path, *, progre
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchmark.distributed import env_world_size
     from benchmark.errors import UserError
-    from benchmark.train import RunBusy, RunFailed, RunStopped, sigterm_event, train_run
+    from benchmark.run.distributed import env_world_size
+    from benchmark.run.train import RunBusy, RunFailed, RunStopped, sigterm_event, train_run
 
     overrides = [*args.overrides, *(["tracking.wandb=false"] if args.no_wandb else [])]
     cfg = load_run_config(args.config, overrides)

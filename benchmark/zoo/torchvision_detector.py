@@ -18,9 +18,9 @@ import torch
 from torch import Tensor, nn
 from torchvision.models.detection.image_list import ImageList
 
-from benchmark.features import FeatureRecorder
 from benchmark.zoo.base import Detector, FeatureBatch
 from benchmark.zoo.card import ModelCard
+from benchmark.zoo.recorder import FeatureRecorder
 from benchmark.zoo.trunk import WEIGHTS_SOURCE, fpn_levels
 
 

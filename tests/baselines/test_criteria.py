@@ -15,7 +15,7 @@ from baselines.fgd import FGDLoss
 from baselines.fkd import FKDLoss, mmrazor_key
 from baselines.mgd import MGDLoss
 from baselines.pkd import PKDLoss
-from benchmark.methods import get_method
+from benchmark.distill.methods import get_method
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "parity"
 N, H, W = 2, 6, 10

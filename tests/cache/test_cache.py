@@ -24,8 +24,8 @@ from benchmark.cache.key import file_sha256
 from benchmark.cache.store import COMPLETE, ENTRIES, MANIFEST
 from benchmark.config import ConfigError, DataConfig, DistillConfig, ModelConfig
 from benchmark.data import build_dataset, collate
-from benchmark.features import DistillLoss
-from benchmark.methods import METHODS, get_method
+from benchmark.distill.loss import DistillLoss
+from benchmark.distill.methods import METHODS, get_method
 from benchmark.zoo import build_detector
 
 from .conftest import DATA, STUDENT, TEACHER, run_config

@@ -12,7 +12,7 @@ from benchmark.bench.run import format_report, run_bench
 from benchmark.bench.steps import StepSetting
 from benchmark.config import TeacherConfig, TrackingConfig, TrainConfig
 from benchmark.errors import UserError
-from benchmark.train import train_run
+from benchmark.run.train import train_run
 
 from .conftest import TEACHER, run_config
 

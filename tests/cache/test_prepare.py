@@ -1,4 +1,5 @@
-"""The cache-build node (``python -m benchmark.cache``): built once under concurrent starts; plan budget lines."""
+"""The cache-build node (``python -m benchmark.launch.cache_node``): built once under concurrent starts; plan budget
+lines."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmark.cache.budget import cache_plan_lines, known_train_shapes
-from benchmark.cache.prepare import prepare_teacher_caches
 from benchmark.config import DistillConfig, TeacherConfig
-from benchmark.record import RunRecord
+from benchmark.launch.cache_budget import cache_plan_lines, known_train_shapes
+from benchmark.launch.cache_node import prepare_teacher_caches
+from benchmark.run.record import RunRecord
 
 from .conftest import DATA, TEACHER, run_config
 
@@ -29,7 +30,7 @@ def test_concurrent_students_build_the_cache_once(teacher_weights, dataset, tmp_
     run_dir = tmp_path / "runs" / cfg.run_id()
     RunRecord(run_dir).write_config(cfg)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "benchmark.cache", "--run-dir", str(run_dir), "--no-progress"]
+    cmd = [sys.executable, "-m", "benchmark.launch.cache_node", "--run-dir", str(run_dir), "--no-progress"]
     procs = [subprocess.Popen(cmd, env=env, cwd=REPO, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = [p.communicate(timeout=300)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from benchmark.methods import get_method
+from benchmark.distill.methods import get_method
 from dfmsd import METHOD_PRESETS, DFMSDLoss
 
 

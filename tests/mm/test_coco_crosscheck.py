@@ -1,4 +1,4 @@
-"""Our COCO evaluation (benchmark.evaluate.coco_metrics, pycocotools) against mmdet's CocoMetric on the same
+"""Our COCO evaluation (benchmark.run.evaluate.coco_metrics, pycocotools) against mmdet's CocoMetric on the same
 detections of a tiny synthetic COCO split (CocoMetric rounds to 3 decimals). CocoMetric's default
 ``proposal_nums`` (100, 300, 1000) makes its AP use maxDets 1000 and its AR keys AR@100/300/1000: with at
 most 100 detections per image those equal pycocotools' numbers at maxDets 100; AR@1 and AR@10 have no
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.mm
 from pycocotools.coco import COCO  # noqa: E402
 
 from benchmark.data.synthetic import make_synthetic_coco  # noqa: E402
-from benchmark.evaluate import METRIC_NAMES, coco_metrics  # noqa: E402
+from benchmark.run.evaluate import METRIC_NAMES, coco_metrics  # noqa: E402
 
 PAIRS = {  # ours -> CocoMetric's key
     "mAP": "mAP", "AP50": "mAP_50", "AP75": "mAP_75", "APs": "mAP_s", "APm": "mAP_m", "APl": "mAP_l",
@@ -65,7 +65,7 @@ def test_our_coco_metrics_equal_mmdet_cocometric(tmp_path):
     cat_ids = sorted(coco.getCatIds())
     dets = detections(coco)
 
-    ours = []  # benchmark.evaluate's result format: xywh, category ids
+    ours = []  # benchmark.run.evaluate's result format: xywh, category ids
     for img_id, d in dets.items():
         for (x1, y1, x2, y2), score, label in zip(d["bboxes"].tolist(), d["scores"].tolist(), d["labels"].tolist()):
             box = [x1, y1, x2 - x1, y2 - y1]

@@ -10,7 +10,7 @@ pytest.importorskip("mmdet")
 pytestmark = pytest.mark.mm
 
 from benchmark.config import ConfigError, ModelConfig  # noqa: E402
-from benchmark.features import match_levels  # noqa: E402
+from benchmark.distill.levels import match_levels  # noqa: E402
 from benchmark.zoo import build_detector, get_card, known_model  # noqa: E402
 from benchmark.zoo.mmdet.configs import resolve_config  # noqa: E402
 

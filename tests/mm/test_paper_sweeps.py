@@ -14,7 +14,7 @@ pytestmark = pytest.mark.mm
 
 from benchmark.cli import main as cli_main  # noqa: E402
 from benchmark.config import ConfigError  # noqa: E402
-from benchmark.sweep import estimate_flops, load_plan  # noqa: E402
+from benchmark.launch.plan import estimate_flops, load_plan  # noqa: E402
 
 PAPER = Path(__file__).resolve().parents[2] / "sweeps" / "paper"
 SWEEPS = sorted(PAPER.glob("*.yaml"))

@@ -1,4 +1,4 @@
-"""mmdet detectors through OUR trainer (benchmark.train.train_run) on synthetic shapes, a few iterations each:
+"""mmdet detectors through OUR trainer (benchmark.run.train.train_run) on synthetic shapes, a few iterations each:
 mmdet teacher -> torchvision student, torchvision teacher -> mmdet student, mmdet -> mmdet (stage-wise DFMSD)."""
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from benchmark.config import (  # noqa: E402
     TrackingConfig,
     TrainConfig,
 )
-from benchmark.evaluate import METRIC_NAMES  # noqa: E402
-from benchmark.record import RunRecord  # noqa: E402
-from benchmark.train import train_run  # noqa: E402
+from benchmark.run.evaluate import METRIC_NAMES  # noqa: E402
+from benchmark.run.record import RunRecord  # noqa: E402
+from benchmark.run.train import train_run  # noqa: E402
 from benchmark.zoo import build_detector  # noqa: E402
 
 from .conftest import DATA, NUM_CLASSES, tiny  # noqa: E402
@@ -115,7 +115,7 @@ def test_mmdet_to_mmdet_stagewise_dfmsd(tmp_path, teacher_file):
 
 def test_mmdet_student_alone_resumes_exactly(tmp_path):
     """No teacher; stopped after 2 iterations and resumed: the same final weights as one straight run."""
-    from benchmark.train import RunStopped
+    from benchmark.run.train import RunStopped
 
     cfg = RunConfig(
         name="mm-none", data=DATA, model=tiny("tiny_faster_rcnn"), train=TRAIN, tracking=TrackingConfig(wandb=False)

@@ -26,7 +26,7 @@ TEACHER = ModelConfig(name="retinanet_mnv2_fpn256", options={"pretrained_backbon
 @pytest.fixture
 def dfmsd_run(tmp_path, monkeypatch) -> Path:
     """Two iterations of DFMSD between random-init tiny RetinaNets on 64-px synthetic shapes."""
-    from benchmark.train import train_run
+    from benchmark.run.train import train_run
     from benchmark.zoo import build_detector
 
     monkeypatch.setenv("DFMSD_BENCH_CACHE", str(tmp_path / "cache"))

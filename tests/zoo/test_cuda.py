@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from benchmark.features import DistillLoss
-from benchmark.methods import get_method
+from benchmark.distill.loss import DistillLoss
+from benchmark.distill.methods import get_method
 
 from .conftest import NUM_CLASSES, batch, tiny
 

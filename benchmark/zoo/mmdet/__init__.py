@@ -122,7 +122,7 @@ def _read_cached_card(key: str) -> ModelCard | None:
 
 
 def _write_cached_card(key: str, card: ModelCard) -> None:
-    from benchmark.record import atomic_write_text
+    from benchmark.atomic import atomic_write_text
 
     path = _card_cache_path(key)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -21,9 +21,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from benchmark.features import FeatureRecorder
 from benchmark.zoo.base import Detector, FeatureBatch
 from benchmark.zoo.card import ModelCard
+from benchmark.zoo.recorder import FeatureRecorder
 
 
 class MMDetDetector(Detector):

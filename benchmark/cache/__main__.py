@@ -1,5 +1,0 @@
-import sys
-
-from benchmark.cache.prepare import main
-
-sys.exit(main())

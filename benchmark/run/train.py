@@ -1,0 +1,776 @@
+"""One run: data → frozen teacher(s) → student + distillation criteria → COCO evaluation → run record.
+
+``train_run(cfg, run_dir)`` trains the run described by ``cfg`` into ``run_dir`` (format:
+docs/record-format.md); ``python -m benchmark.run.train --run-dir DIR`` does the same for the config.yaml in
+DIR and exits 0 iff the run is done (what the sweep executors call, one subprocess per run).
+
+What a step does: the batch stream (one seeded CPU generator) picks images and flips; the teacher of the
+current stage computes its FPN features once, under ``no_grad``, on the same batch; the student's training
+forward yields its detection losses and, from a hook, its FPN features (no second pass); the
+:class:`~benchmark.distill.loss.DistillLoss` adds ``kd/<term>/<level>`` terms; one backward, optional gradient
+clipping, one optimiser step. The learning rate is a function of the iteration (:mod:`benchmark.run.optim`),
+so one schedule spans all stages.
+
+Stage-wise runs (DFMSD's S-a → S-b): stage k owns a fraction of the iterations (:mod:`benchmark.run.stages`).
+At a boundary the trainer writes ``stage<k>_end.pt``, loads the next teacher (unless it is the same
+teacher config), rebuilds the criteria with the stage's options (carrying over the old criteria's
+matching parameters when ``reinit_on_switch`` is false) and swaps the optimiser's criterion group; the
+student's optimiser state is kept.
+
+Multi-process runs (``train.processes > 1``, :mod:`benchmark.run.distributed`): every rank trains on its shard
+of each global batch, the student and the criteria are one ``DistributedDataParallel`` module
+(:class:`StudentStep`), only rank 0 writes the record, checkpoints and W&B, and evaluation is gathered.
+
+Resume: when ``checkpoints/last.pt`` exists the run continues from it: model, criteria, optimiser, the
+batch stream, every RNG, timings and curves, and the stage it was in. On CPU an interrupted and resumed
+run ends with the same weights, bit for bit, as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import io
+import math
+import os
+import statistics
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import filelock
+import torch
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from benchmark.atomic import atomic_torch_save
+from benchmark.cache import LiveTeacher, default_cache_root, teacher_source
+from benchmark.config import ConfigError, RunConfig, TeacherConfig, teacher_run_config
+from benchmark.data.coco import Batch
+from benchmark.distill.methods import MethodSpec, get_method
+from benchmark.run.batches import BatchStream
+from benchmark.run.distributed import SINGLE, DistContext, env_world_size, init_distributed, shard
+from benchmark.run.env import collect_env
+from benchmark.run.evaluate import METRIC_NAMES, evaluate
+from benchmark.run.optim import build_optimizer, check_train_config, replace_criterion_group, set_lr
+from benchmark.run.record import RankRecord, RunRecord, one_line, run_role
+from benchmark.run.rng import capture_global_rng, make_generator, restore_global_rng, seed_everything
+from benchmark.run.stages import stage_at, stage_bounds
+from benchmark.run.tracking import Tracker, prefixed
+
+CHECKPOINT_VERSION = 1
+
+
+class RunFailed(RuntimeError):
+    """The run ended without finishing; ``str(exc)`` is the one-line reason written to status.json."""
+
+
+class NonFiniteLoss(RunFailed):
+    pass
+
+
+class RunStopped(RunFailed):
+    """Stopped on request (``stop_after`` or SIGTERM) after saving ``last.pt``: rerun to resume."""
+
+
+class RunBusy(RuntimeError):
+    """Another process holds the run directory's lock."""
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError([f"train.device: {name!r} requested but CUDA is not available"])
+    return device
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def _finite_or_none(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else x
+
+
+def teacher_weights(cfg: RunConfig, teacher: TeacherConfig, runs_root: Path) -> tuple[Path, str | None]:
+    """``(weights file, teacher run id or None)``: the explicit checkpoint, else the teacher run's final weights."""
+    if teacher.checkpoint:
+        path = Path(teacher.checkpoint).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"distill teacher checkpoint not found: {path}")
+        return path, None
+    tid = teacher_run_config(cfg, teacher).run_id()
+    record = RunRecord(runs_root / tid)
+    if not record.is_done() or not record.final_weights.is_file():
+        raise RunFailed(f"teacher run {tid} is not done: run it first (or use dfmsd-bench run ...)")
+    return record.final_weights, tid
+
+
+def _to_device(batch: Any, device: torch.device) -> tuple[list[Tensor], list[dict[str, Tensor]]]:
+    images = [img.to(device, non_blocking=True) for img in batch.images]
+    targets = [{k: v.to(device, non_blocking=True) for k, v in t.items()} for t in batch.targets]
+    return images, targets
+
+
+def check_run_config(cfg: RunConfig) -> list[str]:
+    """One line per problem the trainer would hit (checked before the run directory is touched)."""
+    from benchmark.distill.methods import METHODS
+
+    problems = check_train_config(cfg.train)
+    if cfg.train.num_workers > 0:
+        problems.append(
+            f"train.num_workers: {cfg.train.num_workers}: background data workers are not supported yet; use 0"
+        )
+    if cfg.distill.method not in METHODS:
+        problems.append(f"distill.method: unknown method {cfg.distill.method!r}; known: {', '.join(METHODS.names())}")
+        return problems
+    method, stages = get_method(cfg.distill.method), cfg.distill.stage_list()
+    if method.needs_teacher and not stages:
+        problems.append(f"distill.teacher: method {method.name!r} needs a teacher (or distill.stages)")
+    if not method.needs_teacher and stages:
+        problems.append("distill.method: 'none' trains without a teacher; remove distill.teacher/stages")
+    if any(s.fraction <= 0 for s in stages):
+        problems.append(f"distill.stages: every fraction must be > 0, got {[s.fraction for s in stages]}")
+    for k, stage in enumerate(stages):
+        opts = {**cfg.distill.options, **stage.options}
+        problems += [f"distill.stages[{k}].options: {p}" for p in method.option_problems(opts)]
+    return problems
+
+
+# ---------------------------------------------------------------------------- the trainer
+
+
+class StudentStep(nn.Module):
+    """The student's training forward and the distillation criteria as one module: what DDP wraps, so the
+    gradients of both (the criteria's generators and adapters included) are averaged over ranks."""
+
+    def __init__(self, student: nn.Module, criterion: nn.Module | None) -> None:
+        super().__init__()
+        self.student = student
+        self.criterion = criterion
+
+    def forward(
+        self,
+        images: list[Tensor],
+        targets: list[dict[str, Tensor]],
+        teacher_features: Any,
+        generator: torch.Generator,
+    ) -> dict[str, Tensor]:
+        """Detection losses and ``kd/<term>/<level>`` terms (the latter only with a teacher)."""
+        losses, feats_s = self.student.forward_train(images, targets)
+        losses = dict(losses)
+        if self.criterion is not None:
+            boxes = [t["boxes"] for t in targets]
+            losses.update(
+                self.criterion(feats_s.features, teacher_features, boxes, feats_s.img_metas, generator=generator)
+            )
+        return losses
+
+
+class Trainer:
+    """The state of one run while it trains (student, current stage's teacher and criteria, optimiser)."""
+
+    def __init__(
+        self,
+        cfg: RunConfig,
+        record: RunRecord,
+        *,
+        runs_root: Path,
+        stage: int = 0,
+        progress: bool = True,
+        dist: DistContext = SINGLE,
+        device: torch.device | None = None,
+    ) -> None:
+        from benchmark.data import build_dataset
+        from benchmark.zoo import build_detector
+
+        problems = check_run_config(cfg)
+        if problems:
+            raise ConfigError(problems)
+        self.cfg = cfg
+        self.record = record
+        self.runs_root = runs_root
+        self.progress = progress
+        self.log = record.log
+        self.dist = dist
+        self.device = device if device is not None else resolve_device(cfg.train.device)
+        torch.set_num_threads(cfg.train.num_threads)
+        seed_everything(cfg.seed)
+
+        self.method: MethodSpec = get_method(cfg.distill.method)
+        self.stages = cfg.distill.stage_list()
+        self.bounds = stage_bounds([s.fraction for s in self.stages], cfg.train.iterations)
+
+        self.train_set = build_dataset(cfg.data, "train", progress=progress)
+        self.student = build_detector(cfg.model, num_classes=self.train_set.num_classes).to(self.device)
+        self.student.train()
+        self.stream = BatchStream(
+            len(self.train_set), cfg.train.batch_size, hflip=cfg.data.hflip, generator=make_generator(cfg.seed, "data")
+        )
+        self.kd_generator = make_generator(cfg.seed, "distill" if dist.is_main else f"distill/rank{dist.rank}")
+
+        self.stage = 0
+        self.teacher: Any = None
+        self.teacher_cfg: TeacherConfig | None = None
+        self.teacher_run_id: str | None = None
+        self.criterion: Any = None
+        if self.stages:
+            self._load_stage(stage, previous_criterion=None)
+        self.optimizer = build_optimizer(self.student, self.criterion, cfg.train)
+        self.step_module = self._step_module()
+
+        self.iteration = 0
+        self.curves: dict[str, list[dict[str, Any]]] = {"train": [], "eval": []}
+        self.step_times: list[float] = []
+        self.teacher_times: list[float] = []
+        self.train_time_s = 0.0
+        self.window: dict[str, float] = {}  # sums of the loss values since the last curve row
+        self.window_count = 0
+
+    # stages
+    def _load_stage(self, k: int, *, previous_criterion: Any) -> None:
+        """Teacher and criteria of stage ``k`` (the teacher is reused when its config is unchanged)."""
+        from benchmark.distill.loss import DistillLoss
+        from benchmark.zoo import build_detector
+
+        stage = self.stages[k]
+        if self.teacher is None or stage.teacher != self.teacher_cfg:
+            path, tid = teacher_weights(self.cfg, stage.teacher, self.runs_root)
+            model_cfg = dataclasses.replace(stage.teacher.model, checkpoint=str(path))
+            self.teacher = build_detector(model_cfg, num_classes=self.train_set.num_classes).to(self.device).freeze()
+            self.teacher_cfg, self.teacher_run_id = stage.teacher, tid
+            self.log(f"stage {k}: teacher {stage.teacher.model.name} from {path}")
+            if not self.dist.is_main:
+                self.dist.barrier()  # rank 0 builds (or verifies) the teacher cache first
+            self.teacher_source = teacher_source(
+                self.teacher,
+                cfg=self.cfg,
+                teacher_model=model_cfg,
+                weights=path,
+                dataset=self.train_set,
+                cache_root=default_cache_root(self.runs_root),
+                log=self.log,
+                progress=self.progress,
+            )
+            if self.dist.is_main:
+                self.dist.barrier()
+        options = self.method.resolve_options(self.student.card.kind, {**self.cfg.distill.options, **stage.options})
+        criterion = DistillLoss(
+            self.method, self.student.card, self.teacher.card, options, self.cfg.distill.level_weights
+        ).to(self.device)
+        if previous_criterion is not None and not self.cfg.distill.reinit_on_switch:
+            old = previous_criterion.state_dict()
+            new = criterion.state_dict()
+            carried = {n: v for n, v in old.items() if n in new and new[n].shape == v.shape}
+            criterion.load_state_dict(carried, strict=False)
+            self.log(f"stage {k}: carried {len(carried)}/{len(new)} criterion tensors over from stage {k - 1}")
+        self.criterion = criterion
+        self.stage = k
+        self.log(f"stage {k}: method {self.method.name} options {options}")
+
+    def switch_stage(self, k: int) -> None:
+        self._load_stage(k, previous_criterion=self.criterion)
+        replace_criterion_group(self.optimizer, self.criterion)
+        self.step_module = self._step_module()
+
+    def _step_module(self) -> nn.Module:
+        """:class:`StudentStep` over the student and the current criteria; DDP-wrapped with several ranks."""
+        module = StudentStep(self.student, self.criterion)
+        if not self.dist.enabled:
+            return module
+        device_ids = [self.device.index] if self.device.type == "cuda" else None
+        # find_unused_parameters: a criterion option may leave a learnable part out of the loss (e.g. fixed fusion)
+        return nn.parallel.DistributedDataParallel(module, device_ids=device_ids, find_unused_parameters=True)
+
+    # checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "version": CHECKPOINT_VERSION,
+            "run_id": self.cfg.run_id(),
+            "iteration": self.iteration,
+            "stage": self.stage,
+            "model": self.student.state_dict(),
+            "criterion": self.criterion.state_dict() if self.criterion is not None else {},
+            "optimizer": self.optimizer.state_dict(),
+            "stream": self.stream.state_dict(),
+            "kd_generator": self.kd_generator.get_state(),
+            "rng": capture_global_rng(),
+            "world_size": self.dist.world_size,
+            "ranks": self._rank_states(),
+            "curves": self.curves,
+            "step_times": self.step_times,
+            "teacher_times": self.teacher_times,
+            "train_time_s": self.train_time_s,
+            "window": dict(self.window),
+            "window_count": self.window_count,
+        }
+
+    def _rank_states(self) -> list[dict[str, Any]]:
+        """Every rank's random states, gathered (a collective with several ranks; empty with one)."""
+        if not self.dist.enabled:
+            return []
+        buf = io.BytesIO()  # gathered as torch.save bytes: all_gather_object cannot unpickle tensors here
+        torch.save({"kd_generator": self.kd_generator.get_state(), "rng": capture_global_rng()}, buf)
+        return [torch.load(io.BytesIO(blob), weights_only=True) for blob in self.dist.gather(buf.getvalue())]
+
+    def load_state_dict(self, state: Mapping[str, Any], source: Path) -> None:
+        if state.get("version") != CHECKPOINT_VERSION or state.get("run_id") != self.cfg.run_id():
+            raise RunFailed(
+                f"{source} belongs to run {state.get('run_id')} (format {state.get('version')}), "
+                f"not {self.cfg.run_id()}: move it away to start over"
+            )
+        if int(state["stage"]) != self.stage:
+            raise RunFailed(f"{source}: saved in stage {state['stage']}, trainer built for stage {self.stage}")
+        if int(state.get("world_size", 1)) != self.dist.world_size:
+            raise RunFailed(
+                f"{source}: saved by {state.get('world_size', 1)} processes, resumed with {self.dist.world_size}"
+            )
+        mine = state["ranks"][self.dist.rank] if self.dist.enabled else state
+        self.student.load_state_dict(state["model"])
+        if self.criterion is not None:
+            self.criterion.load_state_dict(state["criterion"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.stream.load_state_dict(state["stream"])
+        self.kd_generator.set_state(mine["kd_generator"])
+        restore_global_rng(mine["rng"])
+        self.iteration = int(state["iteration"])
+        self.curves = {k: list(v) for k, v in state["curves"].items()}
+        self.step_times = list(state["step_times"])
+        self.teacher_times = list(state["teacher_times"])
+        self.train_time_s = float(state["train_time_s"])
+        self.window = dict(state["window"])
+        self.window_count = int(state["window_count"])
+
+    def save(self, path: Path) -> None:
+        """Write the checkpoint (rank 0 only; every rank must call it: the random states are gathered)."""
+        state = self.state_dict()
+        if self.dist.is_main:
+            atomic_torch_save(state, path)
+
+    # one step
+    def sample_batch(self) -> Batch:
+        """This rank's share of the next global training batch (the stream's images and flips), on the CPU."""
+        from benchmark.data import collate
+
+        return collate([self.train_set.get(i, hflip=f) for i, f in shard(self.stream.next_batch(), self.dist)])
+
+    def next_batch(self) -> tuple[list[Tensor], list[dict[str, Tensor]]]:
+        """The next training batch, on the device."""
+        return _to_device(self.sample_batch(), self.device)
+
+    def step(self) -> dict[str, float]:
+        """One training iteration on the next batch, timed (data loading included)."""
+        t0 = time.perf_counter()
+        batch = self.sample_batch()
+        values = self.train_step(*_to_device(batch, self.device), batch=batch)
+        _sync(self.device)
+        self.step_times.append(time.perf_counter() - t0)
+        return values
+
+    def train_step(
+        self, images: list[Tensor], targets: list[dict[str, Tensor]], *, batch: Batch | None = None
+    ) -> dict[str, float]:
+        """Teacher features (no grad), student losses + features, distillation terms, backward, clip, step.
+
+        ``batch``: the CPU batch of ``images`` (its image ids and flips key the teacher-feature cache);
+        without it the teacher runs live.
+
+        Returns the float value of every loss term, ``loss`` (total), ``kd`` (sum of the kd terms), ``lr``.
+        """
+        cfg = self.cfg
+        lr = set_lr(self.optimizer, self.iteration, cfg.train)
+        feats_t = None
+        if self.teacher is not None:
+            _sync(self.device)
+            t_teacher = time.perf_counter()
+            source = self.teacher_source if batch is not None else LiveTeacher(self.teacher)
+            feats_t = source.features(batch, images)
+            _sync(self.device)
+            self.teacher_times.append(time.perf_counter() - t_teacher)
+        losses = self.step_module(images, targets, None if feats_t is None else feats_t.features, self.kd_generator)
+        kd_names = [n for n in losses if n.startswith("kd/")]
+        total = torch.stack([v for v in losses.values()]).sum()
+        # the logged values are means over ranks (a non-finite term on any rank stops every rank)
+        values = self.dist.mean(torch.stack([total.detach()] + [v.detach() for v in losses.values()])).tolist()
+        if not math.isfinite(values[0]):
+            bad = [n for n, v in zip(losses, values[1:]) if not math.isfinite(v)] or ["loss"]
+            raise NonFiniteLoss(f"non-finite loss at iteration {self.iteration + 1} (term {', '.join(bad)})")
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        if cfg.train.grad_clip is not None:
+            params = [p for g in self.optimizer.param_groups for p in g["params"]]
+            torch.nn.utils.clip_grad_norm_(params, cfg.train.grad_clip)
+        self.optimizer.step()
+        self.iteration += 1
+        out = dict(zip(losses, values[1:]))
+        out["loss"] = values[0]
+        out["kd"] = sum(out[n] for n in kd_names)
+        out["lr"] = lr
+        return out
+
+
+# ---------------------------------------------------------------------------- the run
+
+
+def _metrics_skeleton(cfg: RunConfig, trainer: Trainer | None) -> dict[str, Any]:
+    card = trainer.student.card if trainer else None
+    stages = []
+    if trainer:
+        for k, (stage, (start, end)) in enumerate(zip(trainer.stages, trainer.bounds)):
+            tid = None if stage.teacher.checkpoint else teacher_run_config(cfg, stage.teacher).run_id()
+            stages.append(
+                {
+                    "index": k,
+                    "start": start,
+                    "end": end,
+                    "teacher": stage.teacher.model.name,
+                    "teacher_run": tid,
+                    "teacher_checkpoint": stage.teacher.checkpoint,
+                }
+            )
+    return {
+        "run_id": cfg.run_id(),
+        "role": run_role(cfg),
+        "method": cfg.distill.method,
+        "final": None,
+        "teacher_final": None,
+        "curves": trainer.curves if trainer else {"train": [], "eval": []},
+        "cost": {
+            "params": card.params if card else None,
+            "flops": _finite_or_none(card.flops) if card else None,
+            "flops_input": list(card.flops_input) if card else None,
+            "train_time_s": trainer.train_time_s if trainer else None,
+            "step_time_s": _median(trainer.step_times) if trainer else None,
+            "teacher_time_s": _median(trainer.teacher_times) if trainer else None,
+            "kd_overhead": None,
+            "infer_time_s": None,
+        },
+        "best": None,
+        "stages": stages,
+    }
+
+
+def _teacher_final(trainer: Trainer, test_set: Any, progress: bool) -> dict[str, float] | None:
+    """The last-stage teacher's test metrics: from its run record if it has one, else evaluated here."""
+    if trainer.teacher_run_id is not None:
+        metrics = RunRecord(trainer.runs_root / trainer.teacher_run_id).read_metrics() or {}
+        if metrics.get("final"):
+            return metrics["final"]
+    metrics, _ = evaluate(
+        trainer.teacher, test_set, trainer.cfg.eval, trainer.device, progress=progress, dist=trainer.dist
+    )
+    return metrics
+
+
+def train_run(
+    cfg: RunConfig,
+    run_dir: Path,
+    *,
+    runs_root: Path | None = None,
+    progress: bool = True,
+    no_wandb: bool = False,
+    stop_after: int | None = None,
+    stop_event: threading.Event | None = None,
+) -> dict[str, Any]:
+    """Train (or resume, or return if done) the run ``cfg`` in ``run_dir``; returns its metrics.json content.
+
+    ``runs_root`` holds the teacher runs (default: ``run_dir``'s parent). ``stop_after`` / ``stop_event``
+    stop the run after that iteration / at the next iteration once set, saving ``last.pt`` first
+    (:class:`RunStopped`). Failures are recorded in status.json and raised as :class:`RunFailed`.
+    """
+    problems = check_run_config(cfg)
+    if problems:
+        raise ConfigError(problems)
+    run_dir = Path(run_dir)
+    runs_root = Path(runs_root) if runs_root is not None else run_dir.parent
+    record = RunRecord(run_dir)
+    existing = record.read_config()
+    if existing is not None and existing.get("run_id") not in (None, cfg.run_id()):
+        raise ConfigError([f"{record.config_path}: holds run {existing.get('run_id')}, not {cfg.run_id()}"])
+    dist, device = init_distributed(cfg.train.processes, resolve_device(cfg.train.device))
+    try:
+        if not dist.is_main:
+            return _follow(cfg, run_dir, runs_root, dist, device, stop_after, stop_event)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        lock = filelock.FileLock(str(run_dir / ".lock"))
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout:
+            dist.broadcast("busy")
+            raise RunBusy(f"run {cfg.run_id()} is already running (lock {run_dir / '.lock'} is held)") from None
+        try:
+            if record.is_done() and record.read_metrics():
+                dist.broadcast("done")
+                record.log("already done: nothing to do")
+                return record.read_metrics()
+            dist.broadcast("train")
+            return _train_locked(cfg, record, runs_root, progress, no_wandb, stop_after, stop_event, dist, device)
+        finally:
+            lock.release()
+    finally:
+        dist.close()
+
+
+def _follow(
+    cfg: RunConfig,
+    run_dir: Path,
+    runs_root: Path,
+    dist: DistContext,
+    device: torch.device,
+    stop_after: int | None,
+    stop_event: threading.Event | None,
+) -> dict[str, Any]:
+    """A rank other than 0: do what rank 0 decided (train, or nothing); it writes only ``log.rank<r>.txt``."""
+    decision = dist.broadcast(None)
+    if decision == "busy":
+        raise RunBusy(f"run {cfg.run_id()} is already running (lock {run_dir / '.lock'} is held)")
+    record = RankRecord(run_dir, dist.rank)
+    if decision == "done":
+        return record.read_metrics() or {}
+    return _train_locked(cfg, record, runs_root, False, True, stop_after, stop_event, dist, device)
+
+
+def _train_locked(
+    cfg: RunConfig,
+    record: RunRecord,
+    runs_root: Path,
+    progress: bool,
+    no_wandb: bool,
+    stop_after: int | None,
+    stop_event: threading.Event | None,
+    dist: DistContext = SINGLE,
+    device: torch.device | None = None,
+) -> dict[str, Any]:
+    record.write_config(cfg)
+    record.mark_running(total_iterations=cfg.train.iterations)
+    record.log(f"run {cfg.run_id()} ({cfg.name}) starts; pid {os.getpid()}")
+    tracker = Tracker(cfg, record.dir, role=run_role(cfg), no_wandb=no_wandb, warn=_warn_to(record))
+    trainer: Trainer | None = None
+    try:
+        state = None
+        if record.last_checkpoint.is_file():
+            state = torch.load(record.last_checkpoint, map_location="cpu", weights_only=True)
+        trainer = Trainer(
+            cfg,
+            record,
+            runs_root=runs_root,
+            stage=int(state["stage"]) if state else 0,
+            progress=progress,
+            dist=dist,
+            device=device,
+        )
+        env = collect_env(trainer.device, num_threads=cfg.train.num_threads)
+        record.write_env({**env, "processes": dist.world_size})
+        if state is not None:
+            trainer.load_state_dict(state, record.last_checkpoint)
+            del state
+            record.log(
+                f"resumed from {record.last_checkpoint} at iteration {trainer.iteration} (stage {trainer.stage})"
+            )
+        tracker.start()
+        _loop(trainer, record, tracker, progress, stop_after, stop_event)
+        metrics = _finish(trainer, record, tracker, progress)
+    except BaseException as exc:
+        reason = str(exc) if isinstance(exc, RunFailed) else one_line(f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, KeyboardInterrupt):
+            reason = f"interrupted at iteration {trainer.iteration if trainer else 0}"
+        record.log(reason if isinstance(exc, RunFailed) else traceback.format_exc())
+        if isinstance(exc, RunStopped | KeyboardInterrupt):
+            # stopped on request, with last.pt saved: the status stays "running" (an interrupted run once the
+            # lock is free), so relaunching the sweep resumes it instead of counting it as failed
+            record.update_status(reason=reason)
+        else:
+            record.mark_failed(reason)
+        if trainer is not None:
+            record.update_status(iteration=trainer.iteration, stage=trainer.stage)
+        if trainer is not None:
+            _write_metrics(record, cfg, trainer)
+        tracker.finish(exit_code=1)
+        if isinstance(exc, RunFailed | KeyboardInterrupt | ConfigError):
+            raise
+        raise RunFailed(reason) from exc
+    tracker.finish(exit_code=0)
+    return metrics
+
+
+def _warn_to(record: RunRecord) -> Any:
+    def warn(line: str) -> None:
+        print(line, file=sys.stderr)
+        record.log(line)
+
+    return warn
+
+
+def _write_metrics(
+    record: RunRecord, cfg: RunConfig, trainer: Trainer, *, infer_time_s: float | None = None, **extra: Any
+) -> dict[str, Any]:
+    metrics = _metrics_skeleton(cfg, trainer)
+    metrics["cost"]["infer_time_s"] = infer_time_s
+    metrics.update(extra)
+    record.write_metrics(metrics)
+    return metrics
+
+
+def _loop(
+    trainer: Trainer,
+    record: RunRecord,
+    tracker: Tracker,
+    progress: bool,
+    stop_after: int | None,
+    stop_event: threading.Event | None,
+) -> None:
+    cfg = trainer.cfg
+    total = cfg.train.iterations
+    staged = len(trainer.bounds) > 1
+    bar = tqdm(total=total, initial=trainer.iteration, disable=not progress, desc=cfg.run_id()[:40], dynamic_ncols=True)
+    try:
+        while trainer.iteration < total:
+            if trainer.dist.any(stop_event is not None and stop_event.is_set()):
+                _stop(trainer, record, "stopped by signal")
+            k = stage_at(trainer.iteration, trainer.bounds)
+            if trainer.stages and k != trainer.stage:
+                trainer.switch_stage(k)
+            t0 = time.perf_counter()
+            values = trainer.step()
+            trainer.train_time_s += time.perf_counter() - t0
+            for name, value in values.items():
+                trainer.window[name] = trainer.window.get(name, 0.0) + value
+            trainer.window_count += 1
+            it = trainer.iteration
+            bar.update(1)
+            postfix = {"loss": f"{values['loss']:.3f}"}
+            if trainer.criterion is not None:
+                postfix["kd"] = f"{values['kd']:.3f}"
+            bar.set_postfix(postfix, refresh=False)
+            if it % cfg.train.log_every == 0 or it == total:
+                count = trainer.window_count
+                row = {"iter": it, **{n: s / count for n, s in trainer.window.items()}, "lr": values["lr"]}
+                row["time_s"] = statistics.median(trainer.step_times[-count:])
+                trainer.curves["train"].append(row)
+                trainer.window, trainer.window_count = {}, 0
+                eta = (total - it) * (_median(trainer.step_times[-50:]) or 0.0)
+                record.update_status(iteration=it, stage=trainer.stage, eta_s=round(eta, 1))
+                _write_metrics(record, cfg, trainer)
+                tracker.log(prefixed("train", {k: v for k, v in row.items() if k != "iter"}), iteration=it)
+                record.log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+            if staged and it == trainer.bounds[trainer.stage][1]:
+                trainer.save(record.stage_checkpoint(trainer.stage))
+                record.log(f"stage {trainer.stage} ends at iteration {it}: {record.stage_checkpoint(trainer.stage)}")
+            if it % cfg.train.checkpoint_every == 0 or it == total:
+                trainer.save(record.last_checkpoint)
+            if stop_after is not None and it >= stop_after and it < total:
+                _stop(trainer, record, "stopped on request")
+    finally:
+        bar.close()
+
+
+def _stop(trainer: Trainer, record: RunRecord, why: str) -> None:
+    trainer.save(record.last_checkpoint)
+    raise RunStopped(
+        f"{why} at iteration {trainer.iteration}; rerun to resume from {record.last_checkpoint.relative_to(record.dir)}"
+    )
+
+
+def _finish(trainer: Trainer, record: RunRecord, tracker: Tracker, progress: bool) -> dict[str, Any]:
+    from benchmark.data import build_dataset
+
+    cfg = trainer.cfg
+    if trainer.dist.is_main:
+        weights = {"model": trainer.student.state_dict(), "card": cfg.model.name, "options": dict(cfg.model.options)}
+        atomic_torch_save(weights, record.final_weights)
+        record.log(f"final weights: {record.final_weights}")
+    test_set = build_dataset(cfg.data, "test", progress=progress)
+    record.update_status(iteration=trainer.iteration, eta_s=None)
+    final, infer_time = evaluate(
+        trainer.student, test_set, cfg.eval, trainer.device, progress=progress, dist=trainer.dist
+    )
+    final = {k: float(final[k]) for k in METRIC_NAMES}
+    record.log("final " + " ".join(f"{k}={v:.4f}" for k, v in final.items()))
+    teacher_final = None
+    if cfg.eval.eval_teacher and trainer.teacher is not None:
+        teacher_final = _teacher_final(trainer, test_set, progress)
+        record.log("teacher " + " ".join(f"{k}={v:.4f}" for k, v in teacher_final.items()))
+    trainer.curves["eval"] = [e for e in trainer.curves["eval"] if e["iter"] != trainer.iteration]
+    trainer.curves["eval"].append({"iter": trainer.iteration, **final})
+    best = max(trainer.curves["eval"], key=lambda e: e["mAP"])
+    metrics = _write_metrics(
+        record,
+        cfg,
+        trainer,
+        final=final,
+        teacher_final=teacher_final,
+        best={"mAP": best["mAP"], "iter": best["iter"]},
+        infer_time_s=infer_time,
+    )
+    tracker.log(prefixed("eval", final), iteration=trainer.iteration)
+    tracker.summary(
+        {**prefixed("final", final), **prefixed("teacher", teacher_final or {}), **prefixed("cost", metrics["cost"])}
+    )
+    record.mark_done()
+    record.log(f"done: mAP {final['mAP']:.4f} AP50 {final['AP50']:.4f}")
+    return metrics
+
+
+# ---------------------------------------------------------------------------- module entry
+
+
+def sigterm_event() -> threading.Event:
+    """An event that SIGTERM sets (pass it as ``stop_event``: the run saves ``last.pt`` and stops at the next
+    iteration, resumable). Only in the main thread; elsewhere an event nothing sets."""
+    import signal
+
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    return stop
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmark.run.train --run-dir DIR``: train the run in DIR; exit 0 iff it is done."""
+    parser = argparse.ArgumentParser(prog="python -m benchmark.run.train", description=main.__doc__)
+    parser.add_argument("--run-dir", type=Path, required=True, help="run directory holding config.yaml")
+    parser.add_argument("--runs-root", type=Path, default=None, help="where teacher runs live (default: parent)")
+    parser.add_argument("--no-wandb", action="store_true", help="do not mirror this run to W&B")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    try:
+        cfg = RunRecord(args.run_dir).load_config()
+    except (ConfigError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    stop = sigterm_event()
+    try:
+        metrics = train_run(
+            cfg,
+            args.run_dir,
+            runs_root=args.runs_root,
+            progress=not args.no_progress,
+            no_wandb=args.no_wandb,
+            stop_event=stop,
+        )
+    except (RunFailed, RunBusy, ConfigError) as exc:
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
+        return 143 if isinstance(exc, RunStopped) and stop.is_set() else 1
+    final = metrics.get("final") or {}
+    if env_world_size() > 1 and os.environ.get("RANK") != "0":
+        return 0
+    print(f"{cfg.run_id()}: done, mAP {final.get('mAP', float('nan')):.4f} AP50 {final.get('AP50', float('nan')):.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
