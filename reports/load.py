@@ -319,7 +319,7 @@ def load_runs(paths: Iterable[str | Path]) -> pd.DataFrame:
 def _show_option_defaults(frame: pd.DataFrame) -> pd.DataFrame:
     """In each ``distill.options.<k>`` column some run set, the method's default where a run of that method
     left ``k`` out (an ablation's default arm reads α = 3, not –); grouping keys are not touched."""
-    from benchmark.methods import METHODS
+    from benchmark.distill.methods import METHODS
 
     for column in [c for c in frame.columns if c.startswith("distill.options.")]:
         option = column.removeprefix("distill.options.")

@@ -39,9 +39,9 @@ def mask_inputs_from_run(
     """Teacher attention, enhanced attention, spatial mask and channel attention per FPN level for test image
     ``image_index`` of a finished run of a method whose criterion records ``last_masks`` (dfmsd, dmkd)."""
     from benchmark.data import build_dataset
-    from benchmark.features import DistillLoss
-    from benchmark.methods import get_method
-    from benchmark.train import teacher_weights
+    from benchmark.distill.loss import DistillLoss
+    from benchmark.distill.methods import get_method
+    from benchmark.run.train import teacher_weights
     from benchmark.zoo import build_detector, load_checkpoint
     from dfmsd.align import channel_standardize
     from dfmsd.attention import attention_maps

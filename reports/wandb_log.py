@@ -2,7 +2,7 @@
 ``<sweep>-summary`` run, with every table as a ``wandb.Table`` and every PNG figure as a ``wandb.Image``.
 
 The run id is derived from the sweep names, so ``report --wandb`` and ``plot --wandb`` (and reruns) add to
-the same run instead of creating new ones. Mode: ``benchmark.tracking.resolve_mode`` (offline without an
+the same run instead of creating new ones. Mode: ``benchmark.run.tracking.resolve_mode`` (offline without an
 API key). A W&B failure is a warning: the report files are already on disk.
 """
 
@@ -49,8 +49,8 @@ def log_report(
     warn: Callable[[str], None] = print,
 ) -> Path | None:
     """Log ``tables`` and the PNGs among ``figures``; returns the W&B run folder (None when off/failed)."""
-    from benchmark.record import one_line
-    from benchmark.tracking import resolve_mode
+    from benchmark.run.record import one_line
+    from benchmark.run.tracking import resolve_mode
 
     tracking = tracking_of(frame)
     mode = mode or resolve_mode(tracking)
