@@ -8,7 +8,7 @@ weights load with ``strict=True`` and every term agrees with the official module
 (checked in tests/baselines/test_parity.py). Quirks kept on purpose, because they are the official code's:
 
 * boxes are scaled to the level by ``img_shape`` (not ``pad_shape``), extents are inclusive, and the
-  smaller box wins where boxes overlap (see :mod:`dfmsd.masks`);
+  smaller box wins where boxes overlap (see :mod:`baselines.fgd_masks`);
 * the teacher attention weights both features in ``L_fg``/``L_bg``; the student attention enters only
   ``L_at`` and is not detached;
 * the teacher-side GcBlock (``conv_mask_t``, ``channel_add_conv_t``) is trainable;
@@ -23,9 +23,24 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dfmsd.align import aligned_pair
-from dfmsd.attention import attention_maps
-from dfmsd.masks import background_weights, foreground_weights
+from baselines.align import aligned_pair
+from baselines.fgd_masks import background_weights, foreground_weights
+from benchmark.distill.methods import register_method
+
+
+def attention_maps(feat: Tensor, temp: float) -> tuple[Tensor, Tensor]:
+    """FGD's spatial and channel attention (Eq. 1-3), in the operation order of the official ``get_attention``
+    (bit for bit); shared by FKD and DFMSD/DMKD. Returns ``(spatial (N, H, W), channel (N, C))``, each with mean 1.
+
+    ``A_S = H*W * softmax_hw(mean_c |F| / T)`` and ``A_C = C * softmax_c(mean_hw |F| / T)``.
+    """
+    n, c, h, w = feat.shape
+    value = feat.abs()
+    spatial_map = value.mean(dim=1, keepdim=True)
+    spatial = (h * w * F.softmax((spatial_map / temp).view(n, -1), dim=1)).view(n, h, w)
+    channel_map = value.mean(dim=2, keepdim=False).mean(dim=2, keepdim=False)
+    channel = c * F.softmax(channel_map / temp, dim=1)
+    return spatial, channel
 
 
 def _gc_transform(channels: int) -> nn.Sequential:
@@ -49,6 +64,23 @@ def _context_conv(channels: int) -> nn.Conv2d:
     return conv
 
 
+@register_method(
+    "fgd",
+    display="FGD",
+    description="FGD (CVPR 2022): focal (box-masked, attention-weighted) + attention + GcBlock global losses",
+    presets={
+        # yzd-v/FGD configs fgd_retina_* (also GFL, SOLO); the code default gamma_fgd=0.001 is not used there.
+        "one_stage": {"temp": 0.5, "alpha_fgd": 0.001, "beta_fgd": 0.0005, "gamma_fgd": 0.0005, "lambda_fgd": 5e-6},
+        # fgd_faster_rcnn_*, fgd_mask_rcnn_*, fgd_cascade_mask_rcnn_* configs.
+        "two_stage": {
+            "temp": 0.5,
+            "alpha_fgd": 0.00005,
+            "beta_fgd": 0.000025,
+            "gamma_fgd": 0.00005,
+            "lambda_fgd": 5e-7,
+        },
+    },
+)
 class FGDLoss(nn.Module):
     """Per-level FGD criterion; terms ``fg``, ``bg``, ``attention``, ``global`` (already weighted).
 

@@ -33,8 +33,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dfmsd.align import aligned_pair
-from dfmsd.attention import attention_maps
+from baselines.align import aligned_pair
+from baselines.fgd import attention_maps
+from benchmark.distill.methods import register_method
 
 
 class NonLocal2d(nn.Module):
@@ -101,6 +102,17 @@ def mmrazor_key(key: str) -> str:
     return key
 
 
+# mmrazor fbkd_fpn_faster-rcnn_r101_faster-rcnn_r50 (the only official config, two-stage student): sub_sample=True
+# with reduction 4 / maxpool_stride 8, 4 on P2, P3 and reduction 2 / stride 2 on P4, P5. Options are level-uniform
+# here; reduction 4 / stride 4 (keys pooled 8x) is mmrazor's P3 setting and keeps the P2 relation matrix
+# affordable. Loss weights are FBKDLoss's defaults (the constructor's).
+@register_method(
+    "fkd",
+    display="FKD",
+    description="FKD/FBKD (ICLR 2021, mmrazor form): attention-masked feature, channel/spatial pool and non-local "
+    "relation losses",
+    defaults={"sub_sample": True, "reduction": 4, "maxpool_stride": 4},
+)
 class FKDLoss(nn.Module):
     """Per-level FKD (mmrazor FBKD) criterion; terms ``feat``, ``channel``, ``spatial``, ``nonlocal``.
 

@@ -18,11 +18,39 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dfmsd.align import aligned_pair
-from dfmsd.generation import generation_block
-from dfmsd.masks import random_spatial_mask
+from baselines.align import aligned_pair
+from benchmark.distill.methods import register_method
 
 
+def generation_block(channels: int) -> nn.Sequential:
+    """MGD's generator ``G`` (Eq. 2): Conv3x3 -> ReLU -> Conv3x3 with biases; DFMSD/DMKD use one per masking
+    branch, so state dicts of all three share the layout (``0.weight``, ``0.bias``, ``2.weight``, ``2.bias``)."""
+    return nn.Sequential(
+        nn.Conv2d(channels, channels, kernel_size=3, padding=1),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(channels, channels, kernel_size=3, padding=1),
+    )
+
+
+def random_spatial_mask(
+    n: int, height: int, width: int, ratio: float, *, generator: torch.Generator | None, device: torch.device
+) -> Tensor:
+    """MGD's random mask (N, 1, H, W), 1 = kept, 0 = masked, drawn exactly as the official module does:
+    ``torch.rand((N, 1, H, W))`` on the CPU (from ``generator``, or the global CPU generator when None),
+    then 0 where ``rand > 1 - ratio``. Returned as float32 on ``device``."""
+    mat = torch.rand((n, 1, height, width), generator=generator)
+    return torch.where(mat > 1 - ratio, 0.0, 1.0).to(device)
+
+
+@register_method(
+    "mgd",
+    display="MGD",
+    description="MGD (ECCV 2022): regenerate the teacher feature from a randomly masked student feature",
+    presets={
+        "one_stage": {"alpha_mgd": 0.00002, "lambda_mgd": 0.65},  # retina_rx101_64x4d_distill_retina_r50
+        "two_stage": {"alpha_mgd": 0.0000005, "lambda_mgd": 0.45},  # cascade_mask_rcnn_..._distill_faster_rcnn
+    },
+)
 class MGDLoss(nn.Module):
     """Per-level MGD criterion; term ``mgd`` (already weighted).
 

@@ -11,7 +11,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from benchmark.distill.methods import register_method
 
+
+@register_method(
+    "mimic",
+    display="Mimic",
+    description="FitNets feature imitation: 1x1 adapter + MSE on every matched FPN level",
+    defaults={"loss_weight": 1.0},
+)
 class MimicLoss(nn.Module):
     """``loss_weight * mean((adapter(F_S) - F_T)^2)`` on one level; term ``mimic``."""
 

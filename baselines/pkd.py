@@ -1,9 +1,9 @@
 """PKD: General Distillation Framework for Object Detectors via Pearson Correlation Coefficient
 (Cao et al., NeurIPS 2022), following mmrazor's ``PKDLoss`` (@ 90c7af1).
 
-Per level: both features are standardised per channel over (N, H, W) (Eq. 3, :func:`dfmsd.align.
-channel_standardize`), and the loss is ``loss_weight * mse(norm_S, norm_T) / 2``, which equals one minus the
-mean per-channel Pearson correlation (up to the ``1e-6`` in the denominator and the unbiased std).
+Per level: both features are standardised per channel over (N, H, W) (Eq. 3, :func:`channel_standardize`), and
+the loss is ``loss_weight * mse(norm_S, norm_T) / 2``, which equals one minus the mean per-channel Pearson
+correlation (up to the ``1e-6`` in the denominator and the unbiased std).
 
 Ours beyond mmrazor: PKD needs equal channel counts; when they differ a learnable 1x1 ``align`` conv (with
 bias, PyTorch default init) maps the student to the teacher's channels first (the usual heterogeneous
@@ -18,9 +18,32 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dfmsd.align import aligned_pair, channel_standardize
+from baselines.align import aligned_pair
+from benchmark.distill.methods import register_method
 
 
+def channel_standardize(feat: Tensor, eps: float = 1e-6) -> Tensor:
+    """PKD's per-channel standardisation (Eq. 3): ``(f - mean_c) / (std_c + eps)`` over batch and positions,
+    unbiased std, in the operation order of mmrazor's ``PKDLoss.norm`` (bit for bit); also DFMSD's alignment."""
+    n, c, h, w = feat.shape
+    flat = feat.permute(1, 0, 2, 3).reshape(c, -1)
+    mean = flat.mean(dim=-1, keepdim=True)
+    std = flat.std(dim=-1, keepdim=True)
+    flat = (flat - mean) / (std + eps)
+    return flat.reshape(c, n, h, w).permute(1, 0, 2, 3)
+
+
+@register_method(
+    "pkd",
+    display="PKD",
+    description="PKD (NeurIPS 2022): MSE of per-channel standardised features (1 - Pearson r)",
+    presets={
+        # mmrazor pkd configs: 10 for RetinaNet/RepPoints/FCOS teachers -> one-stage students,
+        # 6 for Faster R-CNN R101 -> R50 (and for the Swin-S Mask R-CNN -> RetinaNet pair).
+        "one_stage": {"loss_weight": 10.0},
+        "two_stage": {"loss_weight": 6.0},
+    },
+)
 class PKDLoss(nn.Module):
     """Per-level PKD criterion; term ``pkd`` (already weighted)."""
 

@@ -1,12 +1,16 @@
-"""Name → object registries (mmengine / timm style).
+"""Name → object registries (timm / torchvision style): objects register themselves where they are defined.
 
-Two registries hold everything a run config can name: ``MODELS`` (detector builders with their model
-cards, see :mod:`benchmark.zoo`) and ``METHODS`` (distillation criteria, see :mod:`benchmark.distill.methods`).
-Registering twice under one name is an error, so a typo in a plugin cannot silently shadow a built-in.
+Two registries hold everything a run config can name: ``MODELS`` (detector builders with their model cards,
+:mod:`benchmark.zoo.registry`, filled by ``@register_model`` in each builder module) and ``METHODS``
+(distillation criteria, :mod:`benchmark.distill.methods`, filled by ``@register_method`` on each criterion
+class in ``baselines/`` and ``dfmsd/``). A registry may name *plugin* modules that it imports on its first
+lookup, so defining modules can import the registry without an import cycle. Registering twice under one
+name is an error, so a typo in a plugin cannot silently shadow a built-in.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
@@ -21,11 +25,19 @@ class RegistryError(KeyError):
 
 
 class Registry(Generic[T]):
-    """A flat mapping from lower-case names to registered objects."""
+    """A flat mapping from lower-case names to registered objects; ``plugins`` are imported on first lookup."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, *, plugins: tuple[str, ...] = ()) -> None:
         self.kind = kind
+        self.plugins = plugins
         self._items: dict[str, T] = {}
+        self._loaded = not plugins
+
+    def _load(self) -> None:
+        if not self._loaded:
+            self._loaded = True
+            for module in self.plugins:
+                importlib.import_module(module)
 
     def register(self, name: str, obj: T) -> T:
         key = name.lower()
@@ -41,6 +53,7 @@ class Registry(Generic[T]):
         return wrap
 
     def get(self, name: str) -> T:
+        self._load()
         try:
             return self._items[name.lower()]
         except KeyError:
@@ -48,10 +61,12 @@ class Registry(Generic[T]):
             raise RegistryError(f"unknown {self.kind} {name!r}; known: {known}") from None
 
     def __contains__(self, name: object) -> bool:
+        self._load()
         return isinstance(name, str) and name.lower() in self._items
 
     def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self._items))
+        return iter(self.names())
 
     def names(self) -> list[str]:
+        self._load()
         return sorted(self._items)

@@ -5,18 +5,21 @@ Paper's words (abstract): a masking enhancement strategy, "combined with stage-w
 strength ``gamma`` is a constructor option that the run's stage schedule sets per stage (e.g. 0 then 1):
 
 * E-a (``enhance_mode='attention'``, default): ``A_S <- A_S * (1 + gamma * fg)`` with ``fg`` the binary
-  object region (FGD box extents, :func:`dfmsd.masks.foreground_binary`), so attention-ranked selection
+  object region (FGD box extents, :func:`foreground_binary`), so attention-ranked selection
   prefers object cells; optionally the channel attention pools ``|F_T|`` with the same weights
   (:func:`object_channel_attention`).
 * E-b (``'ratio'``): the mask ratios grow with the stage, ``r <- min(1, r + gamma * ratio_step)``.
 * E-c (``'loss'``): the reconstruction error is weighted by ``1 + gamma * fg_w / max(fg_w)`` with ``fg_w``
-  FGD's scale-aware foreground weights (:func:`dfmsd.masks.foreground_weights`; small boxes weigh most).
+  FGD's scale-aware foreground weights (:func:`baselines.fgd_masks.foreground_weights`; small boxes weigh most).
 """
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from baselines.fgd_masks import foreground_weights
 
 ENHANCE_MODES = ("attention", "ratio", "loss")
 
@@ -47,3 +50,11 @@ def object_loss_weight(foreground_weights: Tensor, gamma: float) -> Tensor:
     peak = foreground_weights.amax(dim=(1, 2), keepdim=True)
     rel = foreground_weights / peak.clamp(min=1e-12)
     return (1.0 + gamma * rel).unsqueeze(1)
+
+
+def foreground_binary(
+    gt_bboxes: list[Tensor], img_metas: list[dict], height: int, width: int, *, device: torch.device
+) -> Tensor:
+    """1 inside any box (FGD extents), else 0, as float32 (N, H, W): DFMSD's object-aware region."""
+    fg = foreground_weights(gt_bboxes, img_metas, height, width, dtype=torch.float32, device=device)
+    return (fg > 0).to(torch.float32)

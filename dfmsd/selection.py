@@ -10,7 +10,7 @@ here is our reading (reference note §4, choices D1/D2):
 * ``bernoulli`` (D1-c): mask each element independently with probability ``min(1, r * s / mean(s))``
   (expected masked share ``r`` before clipping), drawn as MGD draws: CPU ``torch.rand`` from ``generator``,
   masked where ``rand > 1 - p``;
-* ``random``: MGD's attention-free mask (:func:`dfmsd.masks.random_spatial_mask`); the channel branch draws
+* ``random``: MGD's attention-free mask (:func:`baselines.mgd.random_spatial_mask`); the channel branch draws
   ``(N, C)`` values the same way (mmrazor's ``mask_on_channel``).
 
 ``soft`` masks (D2 alternative) keep ``1 - s / max(s)`` (``top``) or ``s / max(s)`` (``bottom``) per image
@@ -24,7 +24,7 @@ import math
 import torch
 from torch import Tensor
 
-from dfmsd.masks import random_spatial_mask
+from baselines.mgd import random_spatial_mask
 
 MASK_SELECTS = ("top", "bottom", "bernoulli", "random")
 MASK_TYPES = ("hard", "soft")

@@ -4,7 +4,7 @@ Paper's words (abstract): "semantic alignment is performed at each FPN layer bet
 student networks for generating consistent feature distributions". The forms are our reading:
 
 * A-a (``sem_align='pkd'``, default): PKD's per-channel standardisation of both features
-  (:func:`dfmsd.align.channel_standardize`) and ``mse(norm(F_S), norm(F_T)) / 2``;
+  (:func:`baselines.pkd.channel_standardize`) and ``mse(norm(F_S), norm(F_T)) / 2``;
 * A-b (``'adapter'``): a learnable 1x1 conv + BatchNorm on the student (:func:`semantic_adapter`) and
   ``mse(adapter(F_S), F_T)``;
 * A-c (``'cwd'``): channel-wise distillation (Shu et al., ICCV 2021): per channel a softmax over positions
@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dfmsd.align import channel_standardize
+from baselines.pkd import channel_standardize
 
 SEM_ALIGNS = ("pkd", "adapter", "cwd", "none")
 

@@ -6,7 +6,7 @@ with the options of that stage. One test image passes through both detectors' FP
 eval mode; each level's ``DFMSDLoss.last_masks`` gives the kept spatial mask (1 kept, 0 masked), the channel
 mask and the spatial attention after enhancement (the test image is passed in a batch of the run's batch
 size, so that batch statistics match training). The teacher spatial attention before enhancement and
-the channel attention are :func:`dfmsd.attention.attention_maps` of the teacher map as the criterion saw it
+the channel attention are :func:`baselines.fgd.attention_maps` of the teacher map as the criterion saw it
 (PKD-standardised first when ``sem_align='pkd'`` runs before the masks).
 """
 
@@ -38,13 +38,13 @@ def mask_inputs_from_run(
 ) -> MaskInputs:
     """Teacher attention, enhanced attention, spatial mask and channel attention per FPN level for test image
     ``image_index`` of a finished run of a method whose criterion records ``last_masks`` (dfmsd, dmkd)."""
+    from baselines.fgd import attention_maps
+    from baselines.pkd import channel_standardize
     from benchmark.data import build_dataset
     from benchmark.distill.loss import DistillLoss
     from benchmark.distill.methods import get_method
     from benchmark.run.train import teacher_weights
     from benchmark.zoo import build_detector, load_checkpoint
-    from dfmsd.align import channel_standardize
-    from dfmsd.attention import attention_maps
 
     run_dir = Path(run_dir)
     config_path = run_dir / "config.yaml"

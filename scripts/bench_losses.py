@@ -3,7 +3,7 @@
 Rows are named cases in groups; within a group the cases are timed interleaved (one repeat of each in turn, so
 load drifts hit all of them alike) and their medians are compared against the group's first row:
 
-* ``masks``: FGD's foreground/background masks on every level, vectorised (``dfmsd.masks``) vs a per-box loop
+* ``masks``: FGD's foreground/background masks on every level, vectorised (``baselines.fgd_masks``) vs a per-box loop
   (reference below, the official algorithm written as a plain loop); both are checked equal first.
 * ``losses``: forward + backward of one method over the whole pyramid (one criterion per level, as the trainer
   builds them, options = the method's ``one_stage`` preset), student features requiring grad.
@@ -30,8 +30,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from baselines.fgd_masks import background_weights, foreground_weights  # noqa: E402
 from benchmark.distill.methods import get_method  # noqa: E402
-from dfmsd.masks import background_weights, foreground_weights  # noqa: E402
 
 
 @dataclass(frozen=True)

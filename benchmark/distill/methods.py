@@ -1,29 +1,34 @@
-"""Distillation methods by name: the per-level criterion class, its option defaults and per-detector presets.
+"""Distillation methods by name: the per-level criterion class, its option defaults, per-detector presets and
+display name, registered with ``@register_method`` on the criterion class where it is defined (``baselines/``,
+``dfmsd/``), as torchvision's ``@register_model``. The criteria stay plain torch modules with no knowledge of
+the harness; this module is the only part of it they import (it imports neither torch nor them at import time:
+the registry loads ``baselines`` and ``dfmsd`` on its first lookup).
 
-Criteria live in ``dfmsd/`` and ``baselines/`` as plain torch modules with no knowledge of this harness.
-Each of those packages exposes ``METHOD_PRESETS``: ``name -> {"criterion": cls, "defaults": {...},
-"presets": {"one_stage": {...}, "two_stage": {...}}, "description": str}``; this module turns them into
-:class:`MethodSpec` entries of the ``METHODS`` registry. Options of a run are resolved as
-constructor defaults < method defaults < preset for the student's kind < the run's ``distill.options``,
-and checked against the constructor signature (mmrazor style) before anything is built.
+Options of a run resolve as constructor defaults < method defaults < preset for the student's kind
+('one_stage' | 'two_stage') < the run's ``distill.options`` < the stage's options, and are checked against the
+constructor signature (mmrazor style) before anything is built.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from benchmark.registry import Registry
+
+if TYPE_CHECKING:
+    from torch import nn
+
+C = TypeVar("C", bound=type)
 
 
 @dataclass(frozen=True)
 class MethodSpec:
     name: str
     criterion: type[nn.Module] | None  # None: plain training, no distillation
+    display: str  # short name for tables and figures ("DFMSD", "FGD", "Student")
     defaults: Mapping[str, Any] = field(default_factory=dict)
     presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     description: str = ""
@@ -32,26 +37,28 @@ class MethodSpec:
     def needs_teacher(self) -> bool:
         return self.criterion is not None
 
-    def accepted_options(self) -> set[str]:
-        """Keyword options the criterion constructor takes (besides the two channel counts)."""
+    def _parameters(self) -> dict[str, inspect.Parameter]:
         if self.criterion is None:
-            return set()
+            return {}
         params = inspect.signature(self.criterion.__init__).parameters
         return {
-            n
+            n: p
             for n, p in params.items()
             if n not in ("self", "student_channels", "teacher_channels")
             and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
         }
 
+    def accepted_options(self) -> set[str]:
+        """Keyword options the criterion constructor takes (besides the two channel counts)."""
+        return set(self._parameters())
+
+    def constructor_defaults(self) -> dict[str, Any]:
+        return {n: p.default for n, p in self._parameters().items() if p.default is not p.empty}
+
     def option_defaults(self) -> dict[str, Any]:
         """Each option's value when a run does not set it, for options no per-detector preset sets:
         the method's ``defaults``, else the criterion constructor's default."""
-        if self.criterion is None:
-            return {}
-        params = inspect.signature(self.criterion.__init__).parameters
-        values = {n: params[n].default for n in self.accepted_options() if params[n].default is not params[n].empty}
-        values.update(self.defaults)
+        values = {**self.constructor_defaults(), **self.defaults}
         preset_keys = {k for preset in self.presets.values() for k in preset}
         return {k: v for k, v in values.items() if k not in preset_keys}
 
@@ -65,8 +72,11 @@ class MethodSpec:
         ]
 
     def resolve_options(self, student_kind: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Method defaults, then the preset for ``student_kind`` ('one_stage' | 'two_stage'), then overrides."""
-        opts = dict(self.defaults)
+        """Every constructor option's value: constructor defaults, method defaults, the preset for
+        ``student_kind`` ('one_stage' | 'two_stage'), then ``overrides``."""
+        if self.criterion is None:
+            return {}
+        opts = {**self.constructor_defaults(), **self.defaults}
         opts.update(self.presets.get(student_kind, {}))
         opts.update(overrides or {})
         return opts
@@ -80,45 +90,38 @@ class MethodSpec:
         return self.criterion(student_channels, teacher_channels, **options)
 
 
-METHODS: Registry[MethodSpec] = Registry("method")
+METHODS: Registry[MethodSpec] = Registry("method", plugins=("baselines", "dfmsd"))
 
 
-def _register_presets(presets: Mapping[str, Mapping[str, Any]]) -> None:
-    for name, entry in presets.items():
+def register_method(
+    name: str,
+    *,
+    display: str,
+    description: str,
+    defaults: Mapping[str, Any] | None = None,
+    presets: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Callable[[C], C]:
+    """Class decorator: register the criterion class under ``name`` (it may carry several: ``dfmsd``, ``dmkd``)."""
+
+    def wrap(cls: C) -> C:
         METHODS.register(
             name,
             MethodSpec(
                 name=name,
-                criterion=entry["criterion"],
-                defaults=dict(entry.get("defaults", {})),
-                presets={k: dict(v) for k, v in entry.get("presets", {}).items()},
-                description=entry.get("description", ""),
+                criterion=cls,
+                display=display,
+                defaults=dict(defaults or {}),
+                presets={k: dict(v) for k, v in (presets or {}).items()},
+                description=description,
             ),
         )
+        return cls
+
+    return wrap
 
 
-def _load_builtins() -> None:
-    from baselines.mimic import MimicLoss
-
-    METHODS.register("none", MethodSpec("none", None, description="plain student training, no teacher"))
-    METHODS.register(
-        "mimic",
-        MethodSpec(
-            "mimic",
-            MimicLoss,
-            defaults={"loss_weight": 1.0},
-            description="FitNets feature imitation: 1x1 adapter + MSE on every matched FPN level",
-        ),
-    )
-    import importlib
-
-    for package in ("baselines", "dfmsd"):
-        module = importlib.import_module(package)
-        _register_presets(getattr(module, "METHOD_PRESETS", {}))
+METHODS.register("none", MethodSpec("none", None, display="Student", description="plain student training"))
 
 
 def get_method(name: str) -> MethodSpec:
     return METHODS.get(name)
-
-
-_load_builtins()

@@ -141,9 +141,9 @@ def _card(name: str, key: str, problems: list[Problem]) -> ModelCard | None:
 
 
 def _model_option_problems(name: str, options: dict, key: str) -> list[Problem]:
-    from benchmark.zoo import _option_problems
+    from benchmark.zoo import option_problems
 
-    return [(key, p) for p in _option_problems(name, options)]
+    return [(key, p) for p in option_problems(name, options)]
 
 
 def _pair_problems(student: ModelCard, teacher: ModelCard, key: str) -> list[Problem]:

@@ -1,6 +1,7 @@
 """The detector zoo: model cards and builders by name (timm-style registry, torchvision-style builders).
 
-``MODELS`` maps a name to a :class:`ModelEntry` (card + keyword-only builder). :func:`build_detector`
+``MODELS`` (:mod:`benchmark.zoo.registry`) maps a name to a :class:`ModelEntry` (card + keyword-only builder),
+registered by ``@register_model`` in each builder module. :func:`build_detector`
 turns a :class:`~benchmark.config.ModelConfig` into a :class:`~benchmark.zoo.base.Detector`, checking the
 options against the builder's signature first and loading ``checkpoint`` when one is given.
 """
@@ -9,26 +10,18 @@ from __future__ import annotations
 
 import inspect
 import typing
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from benchmark.config import ConfigError, ModelConfig
-from benchmark.registry import Registry
+from benchmark.zoo import faster_rcnn, fcos, retinanet  # noqa: F401  (their builders register themselves)
 from benchmark.zoo.base import Detector, FeatureBatch
 from benchmark.zoo.card import FPNLevel, ModelCard
-from benchmark.zoo.faster_rcnn import FASTER_RCNN_MNV2_FPN256, faster_rcnn_mnv2_fpn256
-from benchmark.zoo.fcos import FCOS_MNV2_FPN64, fcos_mnv2_fpn64
 from benchmark.zoo.mmdet.configs import is_mmdet_name
-from benchmark.zoo.retinanet import (
-    RETINANET_MNV2_FPN64,
-    RETINANET_MNV2_FPN256,
-    retinanet_mnv2_fpn64,
-    retinanet_mnv2_fpn256,
-)
+from benchmark.zoo.registry import MODELS, ModelEntry
 
 __all__ = [
     "MODELS",
@@ -42,23 +35,9 @@ __all__ = [
     "get_card",
     "known_model",
     "list_models",
+    "option_problems",
+    "resolved_options",
 ]
-
-
-@dataclass(frozen=True)
-class ModelEntry:
-    card: ModelCard
-    builder: Callable[..., Detector]
-
-
-MODELS: Registry[ModelEntry] = Registry("model")
-for _card, _builder in (
-    (FASTER_RCNN_MNV2_FPN256, faster_rcnn_mnv2_fpn256),
-    (RETINANET_MNV2_FPN256, retinanet_mnv2_fpn256),
-    (RETINANET_MNV2_FPN64, retinanet_mnv2_fpn64),
-    (FCOS_MNV2_FPN64, fcos_mnv2_fpn64),
-):
-    MODELS.register(_card.name, ModelEntry(_card, _builder))
 
 
 def _entry(name: str) -> ModelEntry:
@@ -101,7 +80,17 @@ def _type_ok(value: Any, annotation: Any) -> bool:
     )
 
 
-def _option_problems(name: str, options: Mapping[str, Any]) -> list[str]:
+def resolved_options(name: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The builder options a model is built with: every builder default, overridden by ``options`` (for mmdet
+    models, ``options`` as given: they edit the mmdet config, whose own defaults are the config file's)."""
+    if is_mmdet_name(name):
+        return dict(options)
+    defaults = {k: p.default for k, p in builder_options(name).items() if p.default is not p.empty}
+    return {**defaults, **options}
+
+
+def option_problems(name: str, options: Mapping[str, Any]) -> list[str]:
+    """One line per option the model's builder does not take or whose type it does not accept."""
     if is_mmdet_name(name):
         from benchmark.zoo.mmdet.configs import option_problems
 
@@ -141,7 +130,7 @@ def build_detector(cfg: ModelConfig, *, num_classes: int) -> Detector:
 
         return build_mmdet_detector(cfg, num_classes=num_classes)
     entry = _entry(cfg.name)
-    problems = _option_problems(cfg.name, cfg.options)
+    problems = option_problems(cfg.name, cfg.options)
     if problems:
         raise ConfigError(problems)
     detector = entry.builder(num_classes=num_classes, **cfg.options)

@@ -11,6 +11,7 @@ from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.faster_rcnn import FasterRCNN, FastRCNNPredictor, TwoMLPHead
 from torchvision.ops import MultiScaleRoIAlign
 
+from benchmark.zoo.registry import register_model
 from benchmark.zoo.torchvision_detector import TorchvisionDetector, make_card, wrap
 from benchmark.zoo.trunk import mobilenet_v2_fpn, replace_transform
 
@@ -27,6 +28,7 @@ FASTER_RCNN_MNV2_FPN256 = make_card(
 )
 
 
+@register_model(FASTER_RCNN_MNV2_FPN256)
 def faster_rcnn_mnv2_fpn256(
     *,
     num_classes: int,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.fcos import FCOS
 
+from benchmark.zoo.registry import register_model
 from benchmark.zoo.torchvision_detector import TorchvisionDetector, make_card, wrap
 from benchmark.zoo.trunk import LEVEL_STRIDES, check_group_norm, mobilenet_v2_fpn, replace_transform
 
@@ -26,6 +27,7 @@ FCOS_MNV2_FPN64 = make_card(
 )
 
 
+@register_model(FCOS_MNV2_FPN64)
 def fcos_mnv2_fpn64(
     *, num_classes: int, pretrained_backbone: bool = True, fpn_channels: int = 64, frozen_blocks: int | None = None
 ) -> TorchvisionDetector:

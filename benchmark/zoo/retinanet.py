@@ -16,6 +16,7 @@ from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.retinanet import RetinaNet, RetinaNetHead
 
 from benchmark.zoo.card import ModelCard
+from benchmark.zoo.registry import register_model
 from benchmark.zoo.torchvision_detector import TorchvisionDetector, make_card, wrap
 from benchmark.zoo.trunk import GN_GROUPS, LEVEL_STRIDES, check_group_norm, mobilenet_v2_fpn, replace_transform
 
@@ -64,6 +65,7 @@ def _retinanet(
     return wrap(replace_transform(model), card, channels=fpn_channels, label_offset=1)
 
 
+@register_model(RETINANET_MNV2_FPN256)
 def retinanet_mnv2_fpn256(
     *, num_classes: int, pretrained_backbone: bool = True, fpn_channels: int = 256, frozen_blocks: int | None = None
 ) -> TorchvisionDetector:
@@ -77,6 +79,7 @@ def retinanet_mnv2_fpn256(
     )
 
 
+@register_model(RETINANET_MNV2_FPN64)
 def retinanet_mnv2_fpn64(
     *, num_classes: int, pretrained_backbone: bool = True, fpn_channels: int = 64, frozen_blocks: int | None = None
 ) -> TorchvisionDetector:

@@ -1,6 +1,6 @@
 """The MobileNetV2-FPN trunk and the no-resize transform shared by every torchvision-back-end model.
 
-The recipe is the one measured on the NEON tiles (shared/reference/data.md, "Measured recipe"):
+The recipe is the one measured on the NEON tiles (the project's data notes, "Measured recipe"):
 ``mobilenet_v2(weights="IMAGENET1K_V1", norm_layer=FrozenBatchNorm2d).features``, stem and stride-4 stage
 frozen, an FPN on blocks 6/13/18 (32/96/1280 channels) plus a max-pool extra level, so four levels
 ``p3..p6`` at strides 8/16/32/64. torchvision's stock MobileNet FPN helper only gives stride-32 levels.

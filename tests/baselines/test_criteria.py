@@ -10,7 +10,6 @@ import pytest
 import torch
 from torch import nn
 
-from baselines import METHOD_PRESETS
 from baselines.fgd import FGDLoss
 from baselines.fkd import FKDLoss, mmrazor_key
 from baselines.mgd import MGDLoss
@@ -93,12 +92,12 @@ def test_fresh_fgd_global_term_is_plain_feature_mse() -> None:
 @pytest.mark.parametrize("name", ["fgd", "mgd", "fkd", "pkd"])
 def test_presets_register(name: str) -> None:
     spec = get_method(name)
-    entry = METHOD_PRESETS[name]
-    assert spec.criterion is entry["criterion"] and spec.needs_teacher
+    classes = {"fgd": FGDLoss, "mgd": MGDLoss, "fkd": FKDLoss, "pkd": PKDLoss}
+    assert spec.criterion is classes[name] and spec.needs_teacher and spec.display == name.upper()
     params = inspect.signature(spec.criterion.__init__).parameters
     for kind in ("one_stage", "two_stage"):
         options = spec.resolve_options(kind)
-        assert "name" not in options
+        assert set(options) == spec.accepted_options()  # resolved: every constructor option has its value
         assert not spec.option_problems(options)
         crit = spec.build(16, 32, options)
         for key, value in options.items():
@@ -111,8 +110,8 @@ def test_preset_values_follow_official_configs() -> None:
     fgd = get_method("fgd")
     assert fgd.resolve_options("one_stage")["gamma_fgd"] == 0.0005  # RetinaNet configs, not the code default
     assert fgd.resolve_options("two_stage")["alpha_fgd"] == 0.00005
-    assert get_method("mgd").resolve_options("two_stage") == {"alpha_mgd": 0.0000005, "lambda_mgd": 0.45}
-    assert get_method("pkd").resolve_options("one_stage") == {"loss_weight": 10.0}
+    assert get_method("mgd").resolve_options("two_stage") == {"name": None, "alpha_mgd": 0.0000005, "lambda_mgd": 0.45}
+    assert get_method("pkd").resolve_options("one_stage") == {"loss_weight": 10.0, "resize_stu": True}
     assert get_method("fkd").resolve_options("two_stage")["sub_sample"] is True
 
 

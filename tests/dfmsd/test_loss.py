@@ -8,9 +8,9 @@ import math
 import pytest
 import torch
 
+from baselines.fgd import attention_maps
 from dfmsd import DFMSDLoss
-from dfmsd.attention import attention_maps
-from dfmsd.masks import foreground_binary
+from dfmsd.enhancement import foreground_binary
 
 CONFIGS = [
     {},

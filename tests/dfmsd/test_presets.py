@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from benchmark.distill.methods import get_method
-from dfmsd import METHOD_PRESETS, DFMSDLoss
+from benchmark.distill.methods import METHODS, get_method
+from dfmsd import DFMSDLoss
 
 
 @pytest.mark.parametrize("name", ["dfmsd", "dmkd"])
@@ -35,4 +35,4 @@ def test_stage_options_are_constructor_options():
     stage_options = {"gamma": 0.0, "ratio_spatial": 0.5, "enhance_mode": "ratio", "alpha": 0.0, "sem_align": "adapter"}
     assert spec.option_problems(stage_options) == []
     assert spec.option_problems({"lambda_mgd": 0.5}) != []
-    assert set(METHOD_PRESETS) == {"dfmsd", "dmkd"}
+    assert {n for n in METHODS.names() if METHODS.get(n).criterion is DFMSDLoss} == {"dfmsd", "dmkd"}

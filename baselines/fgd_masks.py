@@ -1,4 +1,4 @@
-"""Object-aware box masks on a feature level (FGD's scale-aware foreground mask, vectorised).
+"""FGD's scale-aware box masks on a feature level (Yang et al., CVPR 2022, Eq. 4-6), vectorised.
 
 FGD (Yang et al., CVPR 2022, Eq. 4-6) marks every feature cell covered by a ground-truth box with
 ``1 / (box area in cells)`` (the smallest covering box wins where boxes overlap) and spreads a uniform
@@ -98,21 +98,3 @@ def background_weights(fg: Tensor) -> Tensor:
     bg = (fg <= 0).to(fg.dtype)
     total = bg.sum(dim=(1, 2), keepdim=True)
     return torch.where(total > 0, bg / total.clamp(min=1), bg)
-
-
-def foreground_binary(
-    gt_bboxes: list[Tensor], img_metas: list[dict], height: int, width: int, *, device: torch.device
-) -> Tensor:
-    """1 inside any box (FGD extents), else 0, as float32 (N, H, W): DFMSD's object-aware region."""
-    fg = foreground_weights(gt_bboxes, img_metas, height, width, dtype=torch.float32, device=device)
-    return (fg > 0).to(torch.float32)
-
-
-def random_spatial_mask(
-    n: int, height: int, width: int, ratio: float, *, generator: torch.Generator | None, device: torch.device
-) -> Tensor:
-    """MGD's random mask (N, 1, H, W), 1 = kept, 0 = masked, drawn exactly as the official module does:
-    ``torch.rand((N, 1, H, W))`` on the CPU (from ``generator``, or the global CPU generator when None),
-    then 0 where ``rand > 1 - ratio``. Returned as float32 on ``device``."""
-    mat = torch.rand((n, 1, height, width), generator=generator)
-    return torch.where(mat > 1 - ratio, 0.0, 1.0).to(device)

@@ -102,7 +102,7 @@ def _loop_reference(gt_bboxes, img_metas, height, width):
 
 
 def test_batched_scaling_matches_the_per_box_loop_with_mixed_image_shapes():
-    from dfmsd.masks import foreground_weights
+    from baselines.fgd_masks import foreground_weights
 
     gen = torch.Generator().manual_seed(0)
     for trial in range(40):
