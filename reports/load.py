@@ -21,10 +21,11 @@ Columns
   plan.json, else a ``teacher-`` run name)
 * metrics: ``mAP AP50 AP75 APs APm APl AR1 AR10 AR100 ARs ARm ARl`` (final, COCO units in [0, 1]),
   ``teacher_<metric>`` (teacher on the same split), ``cost.<field>``, ``best.mAP``, ``best.iter``
-* grouping keys: ``config_key`` (the config without seed and run-independent fields, and without method
-  options that restate the method's default, as in the run id: seed replicates share it) and ``base_key``
-  (additionally without the ``DISTILLATION_ONLY`` fields: the run of the same student without distillation
-  shares it)
+* grouping keys: ``config_key`` (seed replicates share it) and ``base_key`` (the run of the same student
+  without distillation shares it), as the resolved run computed them (``resolved.yaml``: resolved values, so a
+  spelled-out default groups with the plain run, as in the run id); for a record written before
+  ``resolved.yaml`` existed, hashes of its config.yaml without seed and run-independent fields (and without the
+  ``DISTILLATION_ONLY`` fields for ``base_key``)
 """
 
 from __future__ import annotations
@@ -39,12 +40,10 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from benchmark.config import drop_restated_defaults
-
 METRICS = ("mAP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 COST_FIELDS = ("params", "flops", "train_time_s", "step_time_s", "teacher_time_s", "kd_overhead", "infer_time_s")
 # Config fields that never change what a run computes (or that differ between replicas by construction).
-UNKEYED_PREFIXES = ("name", "seed", "run_id", "tracking.", "resources.")
+UNKEYED_PREFIXES = ("name", "role", "seed", "run_id", "tracking.", "resources.")
 # Fields that are not ablation/sensitivity axes even when they differ (paths, identities, bookkeeping).
 NON_AXIS_PREFIXES = (
     *UNKEYED_PREFIXES,
@@ -238,8 +237,7 @@ def load_run(run_dir: Path, sweep: str = "") -> dict[str, Any]:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         status, metrics = {}, {}
         problems.append(f"status/metrics unreadable: {exc}")
-    if isinstance(config.get("distill"), dict):
-        drop_restated_defaults(config["distill"])  # grouped as the run id groups: a spelled-out default is absent
+    resolved = _read_yaml(run_dir / "resolved.yaml")
     run_id = config.pop("run_id", None)
     if isinstance(run_id, str) and run_id:
         row["run_id"] = run_id
@@ -257,10 +255,8 @@ def load_run(run_dir: Path, sweep: str = "") -> dict[str, Any]:
     row["teachers"] = "→".join(chain) if row["method"] != "none" else ""
     row["distill.n_stages"] = len(chain) if row["method"] != "none" else 0
     row["schedule"] = _schedule(config)
-    row["role"] = str(
-        metrics.get("role") or ("teacher" if str(flat.get("name", "")).startswith("teacher-") else "student")
-    )
-    row["role_source"] = "metrics" if metrics.get("role") else "config"
+    row["role"] = str(metrics.get("role") or resolved.get("role") or flat.get("role") or _legacy_role(flat))
+    row["role_source"] = "metrics" if metrics.get("role") or resolved.get("role") else "config"
 
     final = metrics.get("final") or {}
     teacher_final = metrics.get("teacher_final") or {}
@@ -276,9 +272,26 @@ def load_run(run_dir: Path, sweep: str = "") -> dict[str, Any]:
     if row["state"] == "done" and math.isnan(row["mAP"]):
         row["state"], row["reason"] = "incomplete", "state is done but metrics.json has no final mAP"
 
-    row["config_key"] = _key(flat, UNKEYED_PREFIXES)
-    row["base_key"] = _key(flat, (*UNKEYED_PREFIXES, *DISTILLATION_ONLY))
+    if resolved.get("config_key") and resolved.get("base_key"):  # the resolved run's keys (as its run id)
+        row["config_key"], row["base_key"] = str(resolved["config_key"]), str(resolved["base_key"])
+        row["_resolved_options"] = dict(resolved.get("options") or {})
+    else:  # a record written before resolved.yaml existed: keys of the config as written
+        row["config_key"] = _key(flat, UNKEYED_PREFIXES)
+        row["base_key"] = _key(flat, (*UNKEYED_PREFIXES, *DISTILLATION_ONLY))
     return row
+
+
+def _legacy_role(flat: Mapping[str, Any]) -> str:
+    """A record without a role field: teacher runs were named ``teacher-...``."""
+    return "teacher" if str(flat.get("name", "")).startswith("teacher-") else "student"
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except yaml.YAMLError:
+        data = None
+    return data if isinstance(data, dict) else {}
 
 
 def load_curves(run_dir: str | Path) -> dict[str, list[dict[str, float]]]:
@@ -310,25 +323,32 @@ def load_runs(paths: Iterable[str | Path]) -> pd.DataFrame:
             row["role"] = str(entry["role"])
         rows.append(row)
     frame = pd.DataFrame(rows).drop(columns="role_source")
+    if "_resolved_options" not in frame.columns:
+        frame["_resolved_options"] = None
     frame["_done"] = frame["state"] != "done"
     frame = frame.sort_values(["run_id", "_done", "sweep", "run_dir"], kind="stable")
     frame = frame.drop_duplicates("run_id", keep="first").drop(columns="_done")
-    return _show_option_defaults(frame.sort_values(["sweep", "run_id"], kind="stable").reset_index(drop=True))
+    frame = _show_option_values(frame.sort_values(["sweep", "run_id"], kind="stable").reset_index(drop=True))
+    return frame.drop(columns="_resolved_options")
 
 
-def _show_option_defaults(frame: pd.DataFrame) -> pd.DataFrame:
-    """In each ``distill.options.<k>`` column some run set, the method's default where a run of that method
-    left ``k`` out (an ablation's default arm reads α = 3, not –); grouping keys are not touched."""
+def _show_option_values(frame: pd.DataFrame) -> pd.DataFrame:
+    """In each ``distill.options.<k>`` column some run set, the value a run that left ``k`` out ran with (an
+    ablation's default arm reads α = 3, not –): from its ``resolved.yaml``; for a record written before that
+    existed, the method's default in today's code. Grouping keys are not touched."""
     from benchmark.distill.methods import METHODS
 
     for column in [c for c in frame.columns if c.startswith("distill.options.")]:
         option = column.removeprefix("distill.options.")
-        for method in frame["method"].unique():
-            default = METHODS.get(method).option_defaults().get(option) if method in METHODS else None
-            missing = (frame["method"] == method) & frame[column].isna()
-            if default is not None and missing.any():
+        for index in frame.index[frame[column].isna()]:
+            resolved, method = frame.at[index, "_resolved_options"], frame.at[index, "method"]
+            if isinstance(resolved, dict):
+                value = resolved.get(option)
+            else:
+                value = METHODS.get(method).option_defaults().get(option) if method in METHODS else None
+            if value is not None:
                 frame[column] = frame[column].astype(object)
-                frame.loc[missing, column] = default
+                frame.at[index, column] = value
     return frame
 
 

@@ -12,7 +12,6 @@ the channel attention are :func:`baselines.fgd.attention_maps` of the teacher ma
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,9 +40,9 @@ def mask_inputs_from_run(
     from baselines.fgd import attention_maps
     from baselines.pkd import channel_standardize
     from benchmark.data import build_dataset
-    from benchmark.distill.loss import DistillLoss
     from benchmark.distill.methods import get_method
-    from benchmark.run.train import teacher_weights
+    from benchmark.run.build import build_criterion, build_teacher, teacher_weights
+    from benchmark.run.resolve import resolve
     from benchmark.zoo import build_detector, load_checkpoint
 
     run_dir = Path(run_dir)
@@ -61,20 +60,18 @@ def mask_inputs_from_run(
             raise FileNotFoundError(f"{path}: missing (the mask figure needs a finished run)")
     state = torch.load(last, map_location="cpu", weights_only=True)
     stage_index = int(state.get("stage", 0))
-    stages = cfg.distill.stage_list()
-    if not stages:
+    run = resolve(cfg)
+    if not run.stages:
         raise ValueError(f"{config_path}: distill.method {cfg.distill.method!r} has no teacher: no masks to show")
-    stage = stages[stage_index]
+    stage = run.stages[stage_index]
 
     test_set = build_dataset(cfg.data, "test", progress=progress)
     sample = test_set[image_index]
     student = build_detector(cfg.model, num_classes=test_set.num_classes)
     load_checkpoint(student, final)
-    weights, _ = teacher_weights(cfg, stage.teacher, run_dir.parent)
-    teacher_model = dataclasses.replace(stage.teacher.model, checkpoint=str(weights))
-    teacher = build_detector(teacher_model, num_classes=test_set.num_classes).freeze()
-    options = method.resolve_options(student.card.kind, {**cfg.distill.options, **stage.options})
-    criterion = DistillLoss(method, student.card, teacher.card, options, cfg.distill.level_weights)
+    weights = teacher_weights(stage, run_dir.parent)
+    teacher = build_teacher(stage, weights, num_classes=test_set.num_classes, device=torch.device("cpu"))
+    criterion = build_criterion(run, stage, student.card, teacher.card)
     criterion.load_state_dict(state["criterion"])
     first = next(iter(criterion.criteria.values()))
     if not hasattr(first, "last_masks"):
@@ -113,6 +110,6 @@ def mask_inputs_from_run(
         if "channel" in masks:
             level["mask_channel"] = masks["channel"][0].reshape(-1).cpu()
         per_level[pair.student.name] = level
-    teacher_names = "→".join(s.teacher.model.name for s in stages)
+    teacher_names = "→".join(s.teacher.model.name for s in run.stages)
     title = f"{method.name}: {teacher_names} → {cfg.model.name}, test image {sample.image_id}"
     return MaskInputs(image=sample.image, boxes=sample.target["boxes"], per_level=per_level, title=title)

@@ -100,10 +100,10 @@ def _trainer(cfg: RunConfig, workdir: Path) -> Any:
 
 def _batch(trainer: Any) -> tuple[Any, list, list]:
     from benchmark.data import collate
-    from benchmark.run.train import _to_device
+    from benchmark.run.build import to_device
 
     batch = collate([trainer.train_set.get(i, hflip=f) for i, f in trainer.stream.next_batch()])
-    return batch, *_to_device(batch, trainer.device)
+    return batch, *to_device(batch, trainer.device)
 
 
 def _fp16_effect(live: Any, cached: Any, workdir: Path, batch: Any, images: list, targets: list) -> dict[str, float]:

@@ -25,7 +25,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--data", choices=("neon", "synthetic", "coco"), help="dataset (default: the run's, or neon)")
     parser.add_argument("--data-root", help="dataset folder (coco: required; neon: prepared folder)")
     parser.add_argument("--input-size", type=int, help="longest image side in pixels (default: the run's, or 400)")
-    parser.add_argument("--split", choices=("test", "train"), default="test", help="which split (default: test)")
+    parser.add_argument(
+        "--split",
+        choices=("test", "val", "train"),
+        default="test",
+        help="which split (default: test; val: the run config's validation split)",
+    )
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
     parser.set_defaults(func=run)

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from benchmark.config import ConfigError, RunConfig, run_config_from_dict
+
+if TYPE_CHECKING:
+    from benchmark.run.metrics import RunMetrics
+    from benchmark.run.resolve import ResolvedRun
 
 DEFAULT_OUT = Path("outputs")
 
@@ -67,48 +72,51 @@ def format_metrics(metrics: dict | None) -> str:
     return "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
 
 
-def _train_distributed(cfg: RunConfig, run_dir: Path, runs_root: Path, *, progress: bool) -> dict:
+def _train_distributed(run: ResolvedRun, run_dir: Path, runs_root: Path, *, progress: bool) -> RunMetrics:
     """Run ``python -m benchmark.run.train`` on ``train.processes`` processes (torch.distributed.run) and return
     the record's metrics; :class:`RunFailed` with the record's reason when the run did not finish."""
     import subprocess
 
     from benchmark.run.record import RunRecord
     from benchmark.run.torchrun import launch_command
-    from benchmark.run.train import RunFailed, check_run_config
+    from benchmark.run.train import RunFailed
 
-    problems = check_run_config(cfg)
-    if problems:
-        raise ConfigError(problems)
     record = RunRecord(run_dir)
     existing = record.read_config()
-    if existing is not None and existing.get("run_id") != cfg.run_id():
-        raise ConfigError([f"{record.config_path}: holds run {existing.get('run_id')}, not {cfg.run_id()}"])
-    record.write_config(cfg)
-    cmd = [*launch_command(cfg.train.processes, "benchmark.run.train"), "--run-dir", str(run_dir)]
+    if existing is not None and existing.get("run_id") != run.run_id:
+        raise ConfigError([f"{record.config_path}: holds run {existing.get('run_id')}, not {run.run_id}"])
+    record.write_config(run)
+    cmd = [*launch_command(run.config.train.processes, "benchmark.run.train"), "--run-dir", str(run_dir)]
     cmd += ["--runs-root", str(runs_root), *([] if progress else ["--no-progress"])]
     rc = subprocess.call(cmd)
-    if rc != 0 or not record.is_done():
+    metrics = record.read_metrics()
+    if rc != 0 or not record.is_done() or metrics is None:
         reason = (record.read_status() or {}).get("reason") or f"torch.distributed.run exited with status {rc}"
         raise RunFailed(reason)
-    return record.read_metrics() or {}
+    return metrics
 
 
 def run(args: argparse.Namespace) -> int:
     from benchmark.errors import UserError
     from benchmark.run.distributed import env_world_size
     from benchmark.run.train import RunBusy, RunFailed, RunStopped, sigterm_event, train_run
+    from benchmark.run.validate import check, teacher_problems
 
     overrides = [*args.overrides, *(["tracking.wandb=false"] if args.no_wandb else [])]
     cfg = load_run_config(args.config, overrides)
     runs_root = args.out / "runs"
-    run_dir = runs_root / cfg.run_id()
-    print(f"run {cfg.run_id()} -> {run_dir}")
+    resolved = check(cfg, str(args.config))
+    found = teacher_problems(resolved, runs_root)
+    if found:
+        raise ConfigError([f"{args.config}: {key}: {message}" for key, message in found])
+    run_dir = runs_root / resolved.run_id
+    print(f"run {resolved.run_id} -> {run_dir}")
     try:
         if cfg.train.processes > 1 and env_world_size() == 1:
-            metrics = _train_distributed(cfg, run_dir, runs_root, progress=not args.no_progress)
+            metrics = _train_distributed(resolved, run_dir, runs_root, progress=not args.no_progress)
         else:
             stop = sigterm_event()
-            metrics = train_run(cfg, run_dir, runs_root=runs_root, progress=not args.no_progress, stop_event=stop)
+            metrics = train_run(resolved, run_dir, runs_root=runs_root, progress=not args.no_progress, stop_event=stop)
     except RunBusy as exc:
         raise UserError(str(exc)) from None
     except RunStopped as exc:
@@ -118,7 +126,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"failed: {exc} (log: {run_dir / 'log.txt'})")
         return 1
     print(f"done: {run_dir}")
-    print(f"student: {format_metrics(metrics.get('final'))}")
-    if metrics.get("teacher_final"):
-        print(f"teacher: {format_metrics(metrics['teacher_final'])}")
+    print(f"student: {format_metrics(metrics.final)}")
+    if metrics.final_val:
+        print(f"student (val): {format_metrics(metrics.final_val)}")
+    if metrics.teacher_final:
+        print(f"teacher: {format_metrics(metrics.teacher_final)}")
     return 0

@@ -1,19 +1,15 @@
-"""Resolved run configuration: typed, validated once at the boundary, hashed into a stable run id.
+"""The run config schema: typed frozen dataclasses, parsed from raw mappings with every problem reported.
 
-A run config is plain data (frozen dataclasses). :func:`run_config_from_dict` checks a raw mapping (from
-YAML or the command line) and reports *every* problem at once, one line each, naming the source file and
-the dotted key; nothing below this module receives raw dicts.
-
-The run id is a content hash of the fields that change what a run computes. ``name``, ``tracking`` and
-``resources`` are excluded: renaming a run, turning W&B off or asking Slurm for more time finds the same
-run again.
+A run config is plain data. :func:`run_config_from_dict` checks a raw mapping (from YAML or the command line)
+and reports *every* type problem at once, one line each, naming the source file and the dotted key; nothing
+below this module receives raw dicts. What the code fills in (method and builder defaults, presets, teacher run
+ids) and the run id that hashes it are the *resolved* run (:mod:`benchmark.run.resolve`); the checks that need
+the zoo, the methods or the disk are :mod:`benchmark.run.validate`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import re
 import types
 import typing
@@ -35,10 +31,13 @@ class DataConfig:
 
     dataset: str = "neon"  # neon | synthetic | coco
     root: str | None = None  # coco: dataset folder; neon: prepared-data folder (default: the user cache)
-    train_ann: str = "annotations/instances_train.json"  # coco only, relative to root
+    # split files, relative to root (neon's prepared folder also holds the protocol split, see benchmark.data.neon)
+    train_ann: str = "annotations/instances_train.json"
     train_images: str = "train"
     test_ann: str = "annotations/instances_test.json"
     test_images: str = "test"
+    val_ann: str | None = None  # a validation split (choices are made on it; null: none)
+    val_images: str | None = None
     input_size: int = 400  # longest side resized to this many pixels (NEON tiles are 400x400)
     hflip: bool = True  # random horizontal flip in training (p = 0.5)
     max_images: int | None = None  # use only the first N training images (quick tests)
@@ -73,6 +72,10 @@ class TrainConfig:
     milestones: tuple[float, ...] = (0.75,)  # step schedule: fractions of `iterations`
     lr_gamma: float = 0.1
     grad_clip: float | None = 35.0
+    # divergence guard: fail the run when a loss exceeds diverge_factor x the median of the previous
+    # diverge_window losses (null: off). Not part of the run id (it stops a run, it does not change it).
+    diverge_factor: float | None = 10.0
+    diverge_window: int = 50
     checkpoint_every: int = 100
     log_every: int = 10
     num_threads: int = 2  # CPU threads (numerics depend on it: fix it per sweep)
@@ -111,9 +114,12 @@ class DistillConfig:
     level_weights: dict[int, float] = field(default_factory=dict)  # stride -> weight (default 1.0)
     reinit_on_switch: bool = True  # new criterion modules at a teacher switch
     # teacher-feature cache (benchmark/cache): auto (fp32 when exact) | fp16 | off; above the size limit the
-    # live teacher runs. Not part of the run id: an exact cache computes the same run (see config_hash).
+    # live teacher runs. Not part of the run id: an exact cache computes the same run (benchmark.run.resolve).
     teacher_cache: str = "auto"
     teacher_cache_max_gb: float = 20.0
+    # teacher gate: a stage's teacher run must have reached this mAP (validation split if any, else test);
+    # null: no gate. Not part of the run id.
+    min_teacher_map: float | None = 0.01
 
     def stage_list(self) -> tuple[StageConfig, ...]:
         """The stages of this run: ``stages``, or one stage with ``teacher`` (empty without a teacher)."""
@@ -124,6 +130,7 @@ class DistillConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
+    every: int = 0  # evaluate every N iterations during training (validation split if any, else test); 0: end only
     score_thresh: float = 0.001
     max_detections: int = 100
     batch_size: int = 4
@@ -155,6 +162,7 @@ class ResourcesConfig:
 @dataclass(frozen=True)
 class RunConfig:
     name: str = "run"
+    role: str = "student"  # student | teacher (a teacher run trains a model other runs distil from)
     seed: int = 0
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -168,55 +176,18 @@ class RunConfig:
         return to_plain(self)
 
     def run_id(self) -> str:
-        """``<model>-<method>-s<seed>-<hash10>``: readable prefix, content hash suffix."""
-        prefix = sanitize_name(f"{self.model.name}-{self.distill.method}-s{self.seed}")
-        return f"{prefix}-{config_hash(self)}"
+        """``<model>-<method>-s<seed>-<hash10>``: the id of the resolved run (:mod:`benchmark.run.resolve`, which
+        hashes resolved values: method and builder defaults included)."""
+        from benchmark.run.resolve import resolve  # the resolution needs the zoo and the method registry
 
-
-_UNHASHED = ("name", "tracking", "resources")
-_UNHASHED_DISTILL = ("teacher_cache", "teacher_cache_max_gb")  # how teacher features are obtained, not what
-
-
-def config_hash(cfg: RunConfig, length: int = 10) -> str:
-    """Content hash of everything that decides what a run computes, with method options that restate a
-    default left out (:func:`drop_restated_defaults`), so ``dual: both`` is the plain ``dfmsd`` run."""
-    data = {k: v for k, v in cfg.to_dict().items() if k not in _UNHASHED}
-    data["distill"] = {k: v for k, v in data["distill"].items() if k not in _UNHASHED_DISTILL}
-    drop_restated_defaults(data["distill"])
-    blob = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:length]
-
-
-def drop_restated_defaults(distill: dict[str, Any]) -> None:
-    """Remove, in place, the entries of ``distill["options"]`` (a ``DistillConfig`` as a dict, e.g. from a
-    record's config.yaml) equal to the method's default for that option (its ``defaults`` entry, else the
-    criterion constructor's), so a grid arm that spells out a default is the run without it. Options a
-    per-detector preset sets are kept (their default depends on the student), so are options a stage also
-    sets (a stage's value overrides ``distill.options``), and everything of an unknown method.
-    """
-    from benchmark.distill.methods import METHODS  # imports the criteria (torch): only when a hash is needed
-
-    if distill.get("method") not in METHODS or not isinstance(distill.get("options"), dict):
-        return
-    defaults = METHODS.get(distill["method"]).option_defaults()
-    stages = [st for st in distill.get("stages") or [] if isinstance(st, dict)]
-    overridden = {k for stage in stages for k in stage.get("options") or {}}
-    distill["options"] = {
-        k: v for k, v in distill["options"].items() if k in overridden or not _same(v, defaults.get(k, _MISSING))
-    }
-
-
-_MISSING = object()
-
-
-def _same(value: Any, default: Any) -> bool:
-    return default is not _MISSING and type(value) is type(default) and value == default
+        return resolve(self).run_id
 
 
 def teacher_run_config(student: RunConfig, teacher: TeacherConfig) -> RunConfig:
     """The run that trains ``teacher`` on the student's data (its id is the dependency of the student)."""
     return RunConfig(
         name=f"teacher-{teacher.model.name}",
+        role="teacher",
         seed=teacher.seed,
         data=student.data,
         model=teacher.model,

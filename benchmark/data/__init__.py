@@ -29,10 +29,11 @@ __all__ = [
     "make_synthetic_coco",
     "prepare_neon",
     "prepare_synthetic",
+    "split_files",
 ]
 
 DATASETS = ("neon", "synthetic", "coco")
-SPLITS = ("train", "test")
+SPLITS = ("train", "val", "test")
 
 
 def dataset_root(cfg: DataConfig, *, progress: bool = True) -> Path:
@@ -54,20 +55,27 @@ def dataset_root(cfg: DataConfig, *, progress: bool = True) -> Path:
     raise DatasetError(f"data.dataset: unknown dataset {cfg.dataset!r} (choose from {', '.join(DATASETS)})")
 
 
-def build_dataset(cfg: DataConfig, split: str, *, progress: bool = True) -> CocoDetection:
-    """The ``split`` ("train" or "test") of ``cfg`` at ``cfg.input_size``; ``cfg.max_images`` limits train.
-
-    For ``coco`` the files are ``cfg.root / cfg.<split>_ann`` and ``cfg.root / cfg.<split>_images``; boxes of
-    non-positive size (two in official train2017) are left out of the targets with a warning. NEON and
-    synthetic data use the ``annotations/instances_<split>.json`` + ``<split>/`` layout.
-    """
+def split_files(cfg: DataConfig, split: str) -> tuple[str, str]:
+    """``(annotation file, image folder)`` of ``split``, relative to the dataset root; DatasetError for a
+    validation split the config does not name."""
     if split not in SPLITS:
         raise DatasetError(f"split: unknown split {split!r} (choose from {', '.join(SPLITS)})")
+    if split == "val":
+        if not cfg.val_ann:
+            raise DatasetError("data.val_ann: this config names no validation split")
+        return cfg.val_ann, cfg.val_images or cfg.train_images
+    return (cfg.train_ann, cfg.train_images) if split == "train" else (cfg.test_ann, cfg.test_images)
+
+
+def build_dataset(cfg: DataConfig, split: str, *, progress: bool = True) -> CocoDetection:
+    """The ``split`` ("train", "val" or "test") of ``cfg`` at ``cfg.input_size``; ``cfg.max_images`` limits train.
+
+    The files are ``root / cfg.<split>_ann`` and ``root / cfg.<split>_images`` (``val_images`` defaults to the
+    training images' folder); NEON and synthetic folders are prepared on demand with these names. For ``coco``,
+    boxes of non-positive size (two in official train2017) are left out of the targets with a warning.
+    """
+    ann, images = split_files(cfg, split)
     root = dataset_root(cfg, progress=progress)
-    if cfg.dataset == "coco":
-        ann, images = (cfg.train_ann, cfg.train_images) if split == "train" else (cfg.test_ann, cfg.test_images)
-    else:
-        ann, images = f"annotations/instances_{split}.json", split
     dataset = CocoDetection(
         root / ann,
         root / images,

@@ -34,28 +34,28 @@ def prepare_teacher_caches(
     """Build or verify the teacher caches of student run ``cfg`` (teacher runs must be done); returns how many
     of its stage teachers read a cache (the others run live, each with its one-line reason logged)."""
     from benchmark.data import build_dataset
-    from benchmark.run.train import resolve_device, teacher_weights
-    from benchmark.zoo import build_detector
+    from benchmark.run.build import build_teacher, teacher_weights
+    from benchmark.run.resolve import resolve
+    from benchmark.run.train import resolve_device
 
     runs_root = Path(runs_root)
-    teachers: list = []
-    for stage in cfg.distill.stage_list():
-        if stage.teacher not in teachers:  # configs hold dicts: deduplicate by equality
-            teachers.append(stage.teacher)
-    if not teachers:
+    stages = []
+    for stage in resolve(cfg).stages:
+        if all(stage.teacher != s.teacher for s in stages):  # configs hold dicts: deduplicate by equality
+            stages.append(stage)
+    if not stages:
         return 0
-    weights = [teacher_weights(cfg, t, runs_root)[0] for t in teachers]  # fail before any heavy work
+    weights = [teacher_weights(s, runs_root, min_map=cfg.distill.min_teacher_map) for s in stages]  # fail early
     torch.set_num_threads(cfg.train.num_threads)
     device = resolve_device(cfg.train.device)
     dataset = build_dataset(cfg.data, "train", progress=progress)
     cached = 0
-    for teacher_cfg, path in zip(teachers, weights):
-        model = dataclasses.replace(teacher_cfg.model, checkpoint=str(path))
-        teacher = build_detector(model, num_classes=dataset.num_classes).to(device).freeze()
+    for stage, path in zip(stages, weights):
+        teacher = build_teacher(stage, path, num_classes=dataset.num_classes, device=device)
         source = teacher_source(
             teacher,
             cfg=cfg,
-            teacher_model=model,
+            teacher_model=dataclasses.replace(stage.teacher.model, checkpoint=str(path)),
             weights=path,
             dataset=dataset,
             cache_root=default_cache_root(runs_root),

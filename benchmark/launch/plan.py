@@ -35,7 +35,7 @@ from benchmark.config import (
     to_plain,
 )
 from benchmark.launch.spec import Point, Sweep, config_key_of_problem, load_sweep, origin_of
-from benchmark.run.validate import run_problems
+from benchmark.run.validate import problems as run_problems
 
 TAG_PREFIXES = ("role:", "method:", "pair:", "model:", "seed:")
 TRAIN_FLOPS_FACTOR = 3.0  # forward + backward ≈ 3 forwards

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmark.config import (
     DataConfig,
@@ -26,6 +26,9 @@ from benchmark.config import (
     TrainConfig,
     teacher_run_config,
 )
+
+if TYPE_CHECKING:
+    from benchmark.run.metrics import RunMetrics
 
 TEACHER_MODEL = "faster_rcnn_mnv2_fpn256"
 STUDENT_MODEL = "retinanet_mnv2_fpn64"
@@ -89,7 +92,13 @@ def quickstart_student(
         data=quickstart_data(max_images),
         model=ModelConfig(name=STUDENT_MODEL),
         train=_schedule(iterations, optimizer="adamw", lr=1e-3),
-        distill=DistillConfig(method=method, teacher=teacher, stages=stages, teacher_cache=teacher_cache),
+        distill=DistillConfig(
+            method=method,
+            teacher=teacher,
+            stages=stages,
+            teacher_cache=teacher_cache,
+            min_teacher_map=WEAK_TEACHER_MAP if iterations >= DEFAULT_ITERATIONS else None,
+        ),
         tracking=TrackingConfig(wandb=wandb, group="quickstart", tags=("quickstart",)),
     )
 
@@ -120,8 +129,8 @@ def quickstart_configs(
 @dataclass
 class QuickstartResult:
     runs_root: Path
-    teacher: tuple[RunConfig, dict[str, Any] | None]
-    students: list[tuple[RunConfig, dict[str, Any] | None, str | None]] = field(default_factory=list)
+    teacher: tuple[RunConfig, RunMetrics | None]
+    students: list[tuple[RunConfig, RunMetrics | None, str | None]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -184,7 +193,7 @@ def run_quickstart(
         echo(f"teacher failed: {exc} (log: {tdir / 'log.txt'})")
         return QuickstartResult(runs_root, (teacher_cfg, None))
     result = QuickstartResult(runs_root, (teacher_cfg, teacher_metrics))
-    teacher_map = teacher_metrics["final"]["mAP"]
+    teacher_map = teacher_metrics.final["mAP"]
     if iterations >= DEFAULT_ITERATIONS and teacher_map < WEAK_TEACHER_MAP:
         echo(
             f"warning: the teacher reached only mAP {teacher_map:.4f} (this recipe gives ~0.10 at 400 iterations): "
@@ -208,21 +217,21 @@ def format_table(result: QuickstartResult) -> str:
     """Teacher, student alone, student + each method: mAP, AP50 and the mAP change over the student alone."""
     teacher_cfg, teacher_metrics = result.teacher
     base = next((m for c, m, _ in result.students if c.distill.method == "none" and m), None)
-    base_map = base["final"]["mAP"] if base else None
+    base_map = base.final["mAP"] if base else None
     rows = [("run", "mAP", "AP50", "Δ mAP", "record")]
 
     def fmt(x: float | None) -> str:
         return "-" if x is None else f"{x:.4f}"
 
     if teacher_metrics:
-        f = teacher_metrics["final"]
+        f = teacher_metrics.final
         rows.append((f"teacher {TEACHER_MODEL}", fmt(f["mAP"]), fmt(f["AP50"]), "", teacher_cfg.run_id()))
     for cfg, metrics, error in result.students:
         label = "student alone" if cfg.distill.method == "none" else f"student + {cfg.distill.method}"
         if metrics is None:
             rows.append((label, "failed", "", "", f"{cfg.run_id()}: {error}"))
             continue
-        f = metrics["final"]
+        f = metrics.final
         delta = "" if cfg.distill.method == "none" or base_map is None else f"{f['mAP'] - base_map:+.4f}"
         rows.append((label, fmt(f["mAP"]), fmt(f["AP50"]), delta, cfg.run_id()))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

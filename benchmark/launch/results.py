@@ -43,13 +43,12 @@ def _row(path: Path, entry: dict[str, Any] | None) -> dict[str, Any]:
     record = RunRecord(path)
     try:
         status = record.read_status() or {}
-        metrics = record.read_metrics() or {}
+        metrics = record.read_metrics()
     except ValueError as exc:  # a damaged file: show it, do not crash the table
-        status, metrics = {"state": "failed", "reason": one_line(str(exc))}, {}
+        status, metrics = {"state": "failed", "reason": one_line(str(exc))}, None
     if entry is None:
         entry = _entry_from_config(record)
-    final = metrics.get("final") or {}
-    cost = metrics.get("cost") or {}
+    final = (metrics.final if metrics else None) or {}
     return {
         "run_id": path.name,
         "role": entry.get("role", "?"),
@@ -62,9 +61,9 @@ def _row(path: Path, entry: dict[str, Any] | None) -> dict[str, Any]:
         "total_iterations": status.get("total_iterations"),
         "eta_s": status.get("eta_s"),
         "attempt": status.get("attempt"),
-        "best_mAP": (metrics.get("best") or {}).get("mAP"),
+        "best_mAP": ((metrics.best if metrics else None) or {}).get("mAP"),
         **{k: final.get(k) for k in METRIC_KEYS},
-        "train_time_s": cost.get("train_time_s"),
+        "train_time_s": metrics.cost.train_time_s if metrics else None,
         "reason": status.get("reason"),
     }
 
@@ -75,7 +74,7 @@ def _entry_from_config(record: RunRecord) -> dict[str, Any]:
     except (FileNotFoundError, ValueError):
         return {}
     return {
-        "role": "teacher" if cfg.name.startswith("teacher-") else "student",
+        "role": cfg.role,
         "method": cfg.distill.method,
         "model": cfg.model.name,
         "teachers": [s.teacher.model.name for s in cfg.distill.stage_list()],

@@ -121,7 +121,9 @@ def prepare_records(plan: Plan, out: str | os.PathLike[str], *, retry_failed: bo
 def _write_config(record: RunRecord, node: PlannedRun) -> None:
     """The node's config.yaml; a cache node's names the node (its config is a reduced student's)."""
     if node.role != "cache":
-        record.write_config(node.config)
+        from benchmark.run.resolve import resolve
+
+        record.write_config(resolve(node.config))
         return
     data = {"run_id": node.run_id, **node.config.to_dict()}
     atomic_write_text(record.config_path, yaml.safe_dump(scrub(data), sort_keys=False))

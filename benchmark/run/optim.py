@@ -81,7 +81,7 @@ def set_lr(optimizer: torch.optim.Optimizer, iteration: int, cfg: TrainConfig) -
 
 def train_problems(cfg: TrainConfig) -> list[tuple[str, str]]:
     """``(field, problem)`` per invalid setting of ``cfg`` (field relative to ``train``): the one rule set of
-    both the trainer (:func:`check_train_config`) and sweep validation."""
+    the run validator (:mod:`benchmark.run.validate`)."""
     problems = []
     for name in ("iterations", "batch_size", "num_threads", "processes", "checkpoint_every", "log_every"):
         if getattr(cfg, name) < 1:
@@ -107,8 +107,3 @@ def train_problems(cfg: TrainConfig) -> list[tuple[str, str]]:
     if not (device in ("auto", "cpu", "cuda") or (device.startswith("cuda:") and device[5:].isdigit())):
         problems.append(("device", f"expected auto, cpu, cuda or cuda:N, got {device!r}"))
     return problems
-
-
-def check_train_config(cfg: TrainConfig) -> list[str]:
-    """One line per invalid training setting (checked before anything is built)."""
-    return [f"train.{field}: {problem}" for field, problem in train_problems(cfg)]

@@ -14,12 +14,16 @@ import os
 import socket
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from benchmark.atomic import atomic_write_text
 from benchmark.config import RunConfig, run_config_from_dict
+from benchmark.run.metrics import RunMetrics
+
+if TYPE_CHECKING:
+    from benchmark.run.resolve import ResolvedRun
 
 STATES = ("queued", "running", "done", "failed")
 SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
@@ -67,11 +71,6 @@ def one_line(text: str, max_len: int = 400) -> str:
     return line if len(line) <= max_len else line[: max_len - 3] + "..."
 
 
-def run_role(cfg: RunConfig) -> str:
-    """``teacher`` for runs made by :func:`benchmark.config.teacher_run_config` (named ``teacher-*``)."""
-    return "teacher" if cfg.name.startswith("teacher-") else "student"
-
-
 # ---------------------------------------------------------------------------- the record
 
 
@@ -117,10 +116,27 @@ class RunRecord:
     def stage_checkpoint(self, stage: int) -> Path:
         return self.checkpoints / f"stage{stage}_end.pt"
 
+    @property
+    def resolved_path(self) -> Path:
+        return self.dir / "resolved.yaml"
+
     # config
-    def write_config(self, cfg: RunConfig) -> None:
-        data = {"run_id": cfg.run_id(), **cfg.to_dict()}
+    def write_config(self, run: ResolvedRun | RunConfig) -> None:
+        """``config.yaml`` (the config as given, plus ``run_id``) and ``resolved.yaml`` (what the code filled in)."""
+        if isinstance(run, RunConfig):
+            from benchmark.run.resolve import resolve
+
+            run = resolve(run)
+        data = {"run_id": run.run_id, **run.config.to_dict()}
         atomic_write_text(self.config_path, yaml.safe_dump(scrub(data), sort_keys=False))
+        atomic_write_text(self.resolved_path, yaml.safe_dump(scrub(run.to_dict()), sort_keys=False))
+
+    def read_resolved(self) -> dict[str, Any] | None:
+        """``resolved.yaml`` as a mapping (None for a record written before it existed)."""
+        if not self.resolved_path.exists():
+            return None
+        data = yaml.safe_load(self.resolved_path.read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else None
 
     def read_config(self) -> dict[str, Any] | None:
         if not self.config_path.exists():
@@ -154,14 +170,15 @@ class RunRecord:
     def read_status(self) -> dict[str, Any] | None:
         return self._read_json(self.status_path)
 
-    def read_metrics(self) -> dict[str, Any] | None:
-        return self._read_json(self.metrics_path)
+    def read_metrics(self) -> RunMetrics | None:
+        data = self._read_json(self.metrics_path)
+        return None if data is None else RunMetrics.from_dict(data)
 
     def read_env(self) -> dict[str, Any] | None:
         return self._read_json(self.env_path)
 
-    def write_metrics(self, metrics: Mapping[str, Any]) -> None:
-        self._write_json(self.metrics_path, metrics)
+    def write_metrics(self, metrics: RunMetrics) -> None:
+        self._write_json(self.metrics_path, metrics.to_dict())
 
     def write_env(self, env: Mapping[str, Any]) -> None:
         self._write_json(self.env_path, env)
@@ -252,7 +269,7 @@ class RankRecord(RunRecord):
     def log_path(self) -> Path:
         return self.dir / f"log.rank{self.rank}.txt"
 
-    def write_config(self, cfg: RunConfig) -> None:
+    def write_config(self, run: ResolvedRun | RunConfig) -> None:
         pass
 
     def _write_json(self, path: Path, data: Mapping[str, Any]) -> None:

@@ -1,15 +1,19 @@
 """One run: data → frozen teacher(s) → student + distillation criteria → COCO evaluation → run record.
 
-``train_run(cfg, run_dir)`` trains the run described by ``cfg`` into ``run_dir`` (format:
-docs/record-format.md); ``python -m benchmark.run.train --run-dir DIR`` does the same for the config.yaml in
-DIR and exits 0 iff the run is done (what the sweep executors call, one subprocess per run).
+``train_run(run, run_dir)`` trains the resolved run ``run`` (:mod:`benchmark.run.resolve`) into ``run_dir``
+(format: docs/record-format.md); ``python -m benchmark.run.train --run-dir DIR`` validates and trains the
+config.yaml in DIR and exits 0 iff the run is done, 2 on a config problem (what the sweep executors call, one
+subprocess per run).
 
 What a step does: the batch stream (one seeded CPU generator) picks images and flips; the teacher of the
 current stage computes its FPN features once, under ``no_grad``, on the same batch; the student's training
 forward yields its detection losses and, from a hook, its FPN features (no second pass); the
 :class:`~benchmark.distill.loss.DistillLoss` adds ``kd/<term>/<level>`` terms; one backward, optional gradient
-clipping, one optimiser step. The learning rate is a function of the iteration (:mod:`benchmark.run.optim`),
-so one schedule spans all stages.
+clipping, one optimiser step; the divergence guard (:mod:`benchmark.run.guard`) judges the loss. The learning
+rate is a function of the iteration (:mod:`benchmark.run.optim`), so one schedule spans all stages. With
+``eval.every`` the student is evaluated during training (validation split if any, else test; the time is kept
+out of the step times) and the curve is kept in metrics.json; at the end it is evaluated on the validation split
+(if any) and on the test split. Every stage's teacher passes the teacher gate (:mod:`benchmark.run.build`).
 
 Stage-wise runs (DFMSD's S-a → S-b): stage k owns a fraction of the iterations (:mod:`benchmark.run.stages`).
 At a boundary the trainer writes ``stage<k>_end.pt``, loads the next teacher (unless it is the same
@@ -49,36 +53,25 @@ from tqdm import tqdm
 
 from benchmark.atomic import atomic_torch_save
 from benchmark.cache import LiveTeacher, default_cache_root, teacher_source
-from benchmark.config import ConfigError, RunConfig, TeacherConfig, teacher_run_config
+from benchmark.config import ConfigError, RunConfig
 from benchmark.data.coco import Batch
-from benchmark.distill.methods import MethodSpec, get_method
 from benchmark.run.batches import BatchStream
+from benchmark.run.build import build_criterion, build_teacher, teacher_weights, to_device
 from benchmark.run.distributed import SINGLE, DistContext, env_world_size, init_distributed, shard
 from benchmark.run.env import collect_env
-from benchmark.run.evaluate import METRIC_NAMES, evaluate
-from benchmark.run.optim import build_optimizer, check_train_config, replace_criterion_group, set_lr
-from benchmark.run.record import RankRecord, RunRecord, one_line, run_role
+from benchmark.run.evaluate import evaluate
+from benchmark.run.failures import NonFiniteLoss, RunBusy, RunFailed, RunStopped
+from benchmark.run.guard import DivergenceGuard
+from benchmark.run.metrics import METRIC_NAMES, Cost, RunMetrics
+from benchmark.run.optim import build_optimizer, replace_criterion_group, set_lr
+from benchmark.run.record import RankRecord, RunRecord, one_line
+from benchmark.run.resolve import ResolvedRun
 from benchmark.run.rng import capture_global_rng, make_generator, restore_global_rng, seed_everything
-from benchmark.run.stages import stage_at, stage_bounds
 from benchmark.run.tracking import Tracker, prefixed
+from benchmark.run.validate import check
 
 CHECKPOINT_VERSION = 1
-
-
-class RunFailed(RuntimeError):
-    """The run ended without finishing; ``str(exc)`` is the one-line reason written to status.json."""
-
-
-class NonFiniteLoss(RunFailed):
-    pass
-
-
-class RunStopped(RunFailed):
-    """Stopped on request (``stop_after`` or SIGTERM) after saving ``last.pt``: rerun to resume."""
-
-
-class RunBusy(RuntimeError):
-    """Another process holds the run directory's lock."""
+__all__ = ["NonFiniteLoss", "RunBusy", "RunFailed", "RunStopped", "Trainer", "train_run"]
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -106,49 +99,9 @@ def _finite_or_none(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else x
 
 
-def teacher_weights(cfg: RunConfig, teacher: TeacherConfig, runs_root: Path) -> tuple[Path, str | None]:
-    """``(weights file, teacher run id or None)``: the explicit checkpoint, else the teacher run's final weights."""
-    if teacher.checkpoint:
-        path = Path(teacher.checkpoint).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(f"distill teacher checkpoint not found: {path}")
-        return path, None
-    tid = teacher_run_config(cfg, teacher).run_id()
-    record = RunRecord(runs_root / tid)
-    if not record.is_done() or not record.final_weights.is_file():
-        raise RunFailed(f"teacher run {tid} is not done: run it first (or use dfmsd-bench run ...)")
-    return record.final_weights, tid
-
-
-def _to_device(batch: Any, device: torch.device) -> tuple[list[Tensor], list[dict[str, Tensor]]]:
-    images = [img.to(device, non_blocking=True) for img in batch.images]
-    targets = [{k: v.to(device, non_blocking=True) for k, v in t.items()} for t in batch.targets]
-    return images, targets
-
-
-def check_run_config(cfg: RunConfig) -> list[str]:
-    """One line per problem the trainer would hit (checked before the run directory is touched)."""
-    from benchmark.distill.methods import METHODS
-
-    problems = check_train_config(cfg.train)
-    if cfg.train.num_workers > 0:
-        problems.append(
-            f"train.num_workers: {cfg.train.num_workers}: background data workers are not supported yet; use 0"
-        )
-    if cfg.distill.method not in METHODS:
-        problems.append(f"distill.method: unknown method {cfg.distill.method!r}; known: {', '.join(METHODS.names())}")
-        return problems
-    method, stages = get_method(cfg.distill.method), cfg.distill.stage_list()
-    if method.needs_teacher and not stages:
-        problems.append(f"distill.teacher: method {method.name!r} needs a teacher (or distill.stages)")
-    if not method.needs_teacher and stages:
-        problems.append("distill.method: 'none' trains without a teacher; remove distill.teacher/stages")
-    if any(s.fraction <= 0 for s in stages):
-        problems.append(f"distill.stages: every fraction must be > 0, got {[s.fraction for s in stages]}")
-    for k, stage in enumerate(stages):
-        opts = {**cfg.distill.options, **stage.options}
-        problems += [f"distill.stages[{k}].options: {p}" for p in method.option_problems(opts)]
-    return problems
+def _as_resolved(run: ResolvedRun | RunConfig, source: str) -> ResolvedRun:
+    """A ResolvedRun as given (validated at the boundary), else validate and resolve the config here."""
+    return run if isinstance(run, ResolvedRun) else check(run, source)
 
 
 # ---------------------------------------------------------------------------- the trainer
@@ -182,11 +135,14 @@ class StudentStep(nn.Module):
 
 
 class Trainer:
-    """The state of one run while it trains (student, current stage's teacher and criteria, optimiser)."""
+    """The state of one run while it trains (student, current stage's teacher and criteria, optimiser).
+
+    ``run``: the resolved run (validated at the boundary), or a config, validated here; ``stage``: the stage to
+    build first (a resume)."""
 
     def __init__(
         self,
-        cfg: RunConfig,
+        run: ResolvedRun | RunConfig,
         record: RunRecord,
         *,
         runs_root: Path,
@@ -198,9 +154,9 @@ class Trainer:
         from benchmark.data import build_dataset
         from benchmark.zoo import build_detector
 
-        problems = check_run_config(cfg)
-        if problems:
-            raise ConfigError(problems)
+        run = _as_resolved(run, str(record.config_path))
+        cfg = run.config
+        self.run = run
         self.cfg = cfg
         self.record = record
         self.runs_root = runs_root
@@ -211,10 +167,6 @@ class Trainer:
         torch.set_num_threads(cfg.train.num_threads)
         seed_everything(cfg.seed)
 
-        self.method: MethodSpec = get_method(cfg.distill.method)
-        self.stages = cfg.distill.stage_list()
-        self.bounds = stage_bounds([s.fraction for s in self.stages], cfg.train.iterations)
-
         self.train_set = build_dataset(cfg.data, "train", progress=progress)
         self.student = build_detector(cfg.model, num_classes=self.train_set.num_classes).to(self.device)
         self.student.train()
@@ -222,13 +174,14 @@ class Trainer:
             len(self.train_set), cfg.train.batch_size, hflip=cfg.data.hflip, generator=make_generator(cfg.seed, "data")
         )
         self.kd_generator = make_generator(cfg.seed, "distill" if dist.is_main else f"distill/rank{dist.rank}")
+        self.guard = DivergenceGuard(cfg.train.diverge_factor, cfg.train.diverge_window)
 
         self.stage = 0
         self.teacher: Any = None
-        self.teacher_cfg: TeacherConfig | None = None
+        self.teacher_key: tuple[Any, ...] | None = None
         self.teacher_run_id: str | None = None
         self.criterion: Any = None
-        if self.stages:
+        if run.stages:
             self._load_stage(stage, previous_criterion=None)
         self.optimizer = build_optimizer(self.student, self.criterion, cfg.train)
         self.step_module = self._step_module()
@@ -238,28 +191,26 @@ class Trainer:
         self.step_times: list[float] = []
         self.teacher_times: list[float] = []
         self.train_time_s = 0.0
+        self.eval_time_s = 0.0
         self.window: dict[str, float] = {}  # sums of the loss values since the last curve row
         self.window_count = 0
 
     # stages
     def _load_stage(self, k: int, *, previous_criterion: Any) -> None:
         """Teacher and criteria of stage ``k`` (the teacher is reused when its config is unchanged)."""
-        from benchmark.distill.loss import DistillLoss
-        from benchmark.zoo import build_detector
-
-        stage = self.stages[k]
-        if self.teacher is None or stage.teacher != self.teacher_cfg:
-            path, tid = teacher_weights(self.cfg, stage.teacher, self.runs_root)
-            model_cfg = dataclasses.replace(stage.teacher.model, checkpoint=str(path))
-            self.teacher = build_detector(model_cfg, num_classes=self.train_set.num_classes).to(self.device).freeze()
-            self.teacher_cfg, self.teacher_run_id = stage.teacher, tid
+        stage = self.run.stages[k]
+        key = (stage.teacher_run, stage.teacher.checkpoint, stage.teacher.model.name)
+        if self.teacher is None or key != self.teacher_key:
+            path = teacher_weights(stage, self.runs_root, min_map=self.cfg.distill.min_teacher_map)
+            self.teacher = build_teacher(stage, path, num_classes=self.train_set.num_classes, device=self.device)
+            self.teacher_key, self.teacher_run_id = key, stage.teacher_run
             self.log(f"stage {k}: teacher {stage.teacher.model.name} from {path}")
             if not self.dist.is_main:
                 self.dist.barrier()  # rank 0 builds (or verifies) the teacher cache first
             self.teacher_source = teacher_source(
                 self.teacher,
                 cfg=self.cfg,
-                teacher_model=model_cfg,
+                teacher_model=dataclasses.replace(stage.teacher.model, checkpoint=str(path)),
                 weights=path,
                 dataset=self.train_set,
                 cache_root=default_cache_root(self.runs_root),
@@ -268,10 +219,7 @@ class Trainer:
             )
             if self.dist.is_main:
                 self.dist.barrier()
-        options = self.method.resolve_options(self.student.card.kind, {**self.cfg.distill.options, **stage.options})
-        criterion = DistillLoss(
-            self.method, self.student.card, self.teacher.card, options, self.cfg.distill.level_weights
-        ).to(self.device)
+        criterion = build_criterion(self.run, stage, self.student.card, self.teacher.card).to(self.device)
         if previous_criterion is not None and not self.cfg.distill.reinit_on_switch:
             old = previous_criterion.state_dict()
             new = criterion.state_dict()
@@ -280,7 +228,7 @@ class Trainer:
             self.log(f"stage {k}: carried {len(carried)}/{len(new)} criterion tensors over from stage {k - 1}")
         self.criterion = criterion
         self.stage = k
-        self.log(f"stage {k}: method {self.method.name} options {options}")
+        self.log(f"stage {k}: method {self.run.method} options {dict(stage.options)}")
 
     def switch_stage(self, k: int) -> None:
         self._load_stage(k, previous_criterion=self.criterion)
@@ -300,7 +248,7 @@ class Trainer:
     def state_dict(self) -> dict[str, Any]:
         return {
             "version": CHECKPOINT_VERSION,
-            "run_id": self.cfg.run_id(),
+            "run_id": self.run.run_id,
             "iteration": self.iteration,
             "stage": self.stage,
             "model": self.student.state_dict(),
@@ -315,8 +263,10 @@ class Trainer:
             "step_times": self.step_times,
             "teacher_times": self.teacher_times,
             "train_time_s": self.train_time_s,
+            "eval_time_s": self.eval_time_s,
             "window": dict(self.window),
             "window_count": self.window_count,
+            "guard": self.guard.state_dict(),
         }
 
     def _rank_states(self) -> list[dict[str, Any]]:
@@ -328,10 +278,10 @@ class Trainer:
         return [torch.load(io.BytesIO(blob), weights_only=True) for blob in self.dist.gather(buf.getvalue())]
 
     def load_state_dict(self, state: Mapping[str, Any], source: Path) -> None:
-        if state.get("version") != CHECKPOINT_VERSION or state.get("run_id") != self.cfg.run_id():
+        if state.get("version") != CHECKPOINT_VERSION or state.get("run_id") != self.run.run_id:
             raise RunFailed(
                 f"{source} belongs to run {state.get('run_id')} (format {state.get('version')}), "
-                f"not {self.cfg.run_id()}: move it away to start over"
+                f"not {self.run.run_id}: move it away to start over"
             )
         if int(state["stage"]) != self.stage:
             raise RunFailed(f"{source}: saved in stage {state['stage']}, trainer built for stage {self.stage}")
@@ -352,8 +302,11 @@ class Trainer:
         self.step_times = list(state["step_times"])
         self.teacher_times = list(state["teacher_times"])
         self.train_time_s = float(state["train_time_s"])
+        self.eval_time_s = float(state.get("eval_time_s", 0.0))
         self.window = dict(state["window"])
         self.window_count = int(state["window_count"])
+        if "guard" in state:  # checkpoints written before the guard start it afresh
+            self.guard.load_state_dict(state["guard"])
 
     def save(self, path: Path) -> None:
         """Write the checkpoint (rank 0 only; every rank must call it: the random states are gathered)."""
@@ -370,13 +323,13 @@ class Trainer:
 
     def next_batch(self) -> tuple[list[Tensor], list[dict[str, Tensor]]]:
         """The next training batch, on the device."""
-        return _to_device(self.sample_batch(), self.device)
+        return to_device(self.sample_batch(), self.device)
 
     def step(self) -> dict[str, float]:
         """One training iteration on the next batch, timed (data loading included)."""
         t0 = time.perf_counter()
         batch = self.sample_batch()
-        values = self.train_step(*_to_device(batch, self.device), batch=batch)
+        values = self.train_step(*to_device(batch, self.device), batch=batch)
         _sync(self.device)
         self.step_times.append(time.perf_counter() - t0)
         return values
@@ -409,6 +362,7 @@ class Trainer:
         if not math.isfinite(values[0]):
             bad = [n for n, v in zip(losses, values[1:]) if not math.isfinite(v)] or ["loss"]
             raise NonFiniteLoss(f"non-finite loss at iteration {self.iteration + 1} (term {', '.join(bad)})")
+        self.guard.observe(self.iteration + 1, values[0])
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         if cfg.train.grad_clip is not None:
@@ -426,50 +380,36 @@ class Trainer:
 # ---------------------------------------------------------------------------- the run
 
 
-def _metrics_skeleton(cfg: RunConfig, trainer: Trainer | None) -> dict[str, Any]:
+def _metrics(run: ResolvedRun, trainer: Trainer | None, **fields: Any) -> RunMetrics:
+    """The run's :class:`RunMetrics` as of now (``fields``: final values, set at the end)."""
     card = trainer.student.card if trainer else None
-    stages = []
-    if trainer:
-        for k, (stage, (start, end)) in enumerate(zip(trainer.stages, trainer.bounds)):
-            tid = None if stage.teacher.checkpoint else teacher_run_config(cfg, stage.teacher).run_id()
-            stages.append(
-                {
-                    "index": k,
-                    "start": start,
-                    "end": end,
-                    "teacher": stage.teacher.model.name,
-                    "teacher_run": tid,
-                    "teacher_checkpoint": stage.teacher.checkpoint,
-                }
-            )
-    return {
-        "run_id": cfg.run_id(),
-        "role": run_role(cfg),
-        "method": cfg.distill.method,
-        "final": None,
-        "teacher_final": None,
-        "curves": trainer.curves if trainer else {"train": [], "eval": []},
-        "cost": {
-            "params": card.params if card else None,
-            "flops": _finite_or_none(card.flops) if card else None,
-            "flops_input": list(card.flops_input) if card else None,
-            "train_time_s": trainer.train_time_s if trainer else None,
-            "step_time_s": _median(trainer.step_times) if trainer else None,
-            "teacher_time_s": _median(trainer.teacher_times) if trainer else None,
-            "kd_overhead": None,
-            "infer_time_s": None,
-        },
-        "best": None,
-        "stages": stages,
-    }
+    cost = Cost()
+    if card is not None:
+        cost = Cost(params=card.params, flops=_finite_or_none(card.flops), flops_input=list(card.flops_input))
+    if trainer is not None:
+        cost.train_time_s = trainer.train_time_s
+        cost.step_time_s = _median(trainer.step_times)
+        cost.teacher_time_s = _median(trainer.teacher_times)
+        cost.eval_time_s = trainer.eval_time_s
+    cost.infer_time_s = fields.pop("infer_time_s", None)
+    return RunMetrics(
+        run_id=run.run_id,
+        role=run.role,
+        method=run.method,
+        curves=trainer.curves if trainer else {"train": [], "eval": []},
+        cost=cost,
+        stages=[st.to_dict() for st in run.stages],
+        stability=trainer.guard.stats if trainer else RunMetrics.__dataclass_fields__["stability"].default_factory(),
+        **fields,
+    )
 
 
 def _teacher_final(trainer: Trainer, test_set: Any, progress: bool) -> dict[str, float] | None:
     """The last-stage teacher's test metrics: from its run record if it has one, else evaluated here."""
     if trainer.teacher_run_id is not None:
-        metrics = RunRecord(trainer.runs_root / trainer.teacher_run_id).read_metrics() or {}
-        if metrics.get("final"):
-            return metrics["final"]
+        metrics = RunRecord(trainer.runs_root / trainer.teacher_run_id).read_metrics()
+        if metrics is not None and metrics.final:
+            return metrics.final
     metrics, _ = evaluate(
         trainer.teacher, test_set, trainer.cfg.eval, trainer.device, progress=progress, dist=trainer.dist
     )
@@ -477,7 +417,7 @@ def _teacher_final(trainer: Trainer, test_set: Any, progress: bool) -> dict[str,
 
 
 def train_run(
-    cfg: RunConfig,
+    run: ResolvedRun | RunConfig,
     run_dir: Path,
     *,
     runs_root: Path | None = None,
@@ -485,40 +425,41 @@ def train_run(
     no_wandb: bool = False,
     stop_after: int | None = None,
     stop_event: threading.Event | None = None,
-) -> dict[str, Any]:
-    """Train (or resume, or return if done) the run ``cfg`` in ``run_dir``; returns its metrics.json content.
+) -> RunMetrics:
+    """Train (or resume, or return if done) ``run`` in ``run_dir``; returns its metrics.
 
-    ``runs_root`` holds the teacher runs (default: ``run_dir``'s parent). ``stop_after`` / ``stop_event``
-    stop the run after that iteration / at the next iteration once set, saving ``last.pt`` first
-    (:class:`RunStopped`). Failures are recorded in status.json and raised as :class:`RunFailed`.
+    ``run``: a resolved run (validated by :func:`benchmark.run.validate.check`), or a config, validated here
+    (:class:`ConfigError` before anything is written). ``runs_root`` holds the teacher runs (default:
+    ``run_dir``'s parent). ``stop_after`` / ``stop_event`` stop the run after that iteration / at the next
+    iteration once set, saving ``last.pt`` first (:class:`RunStopped`). Failures are recorded in status.json and
+    raised as :class:`RunFailed`.
     """
-    problems = check_run_config(cfg)
-    if problems:
-        raise ConfigError(problems)
     run_dir = Path(run_dir)
+    run = _as_resolved(run, str(run_dir / "config.yaml"))
     runs_root = Path(runs_root) if runs_root is not None else run_dir.parent
     record = RunRecord(run_dir)
     existing = record.read_config()
-    if existing is not None and existing.get("run_id") not in (None, cfg.run_id()):
-        raise ConfigError([f"{record.config_path}: holds run {existing.get('run_id')}, not {cfg.run_id()}"])
-    dist, device = init_distributed(cfg.train.processes, resolve_device(cfg.train.device))
+    if existing is not None and existing.get("run_id") not in (None, run.run_id):
+        raise ConfigError([f"{record.config_path}: holds run {existing.get('run_id')}, not {run.run_id}"])
+    dist, device = init_distributed(run.config.train.processes, resolve_device(run.config.train.device))
     try:
         if not dist.is_main:
-            return _follow(cfg, run_dir, runs_root, dist, device, stop_after, stop_event)
+            return _follow(run, run_dir, runs_root, dist, device, stop_after, stop_event)
         run_dir.mkdir(parents=True, exist_ok=True)
         lock = filelock.FileLock(str(run_dir / ".lock"))
         try:
             lock.acquire(timeout=0)
         except filelock.Timeout:
             dist.broadcast("busy")
-            raise RunBusy(f"run {cfg.run_id()} is already running (lock {run_dir / '.lock'} is held)") from None
+            raise RunBusy(f"run {run.run_id} is already running (lock {run_dir / '.lock'} is held)") from None
         try:
-            if record.is_done() and record.read_metrics():
+            done = record.read_metrics() if record.is_done() else None
+            if done is not None:
                 dist.broadcast("done")
                 record.log("already done: nothing to do")
-                return record.read_metrics()
+                return done
             dist.broadcast("train")
-            return _train_locked(cfg, record, runs_root, progress, no_wandb, stop_after, stop_event, dist, device)
+            return _train_locked(run, record, runs_root, progress, no_wandb, stop_after, stop_event, dist, device)
         finally:
             lock.release()
     finally:
@@ -526,26 +467,26 @@ def train_run(
 
 
 def _follow(
-    cfg: RunConfig,
+    run: ResolvedRun,
     run_dir: Path,
     runs_root: Path,
     dist: DistContext,
     device: torch.device,
     stop_after: int | None,
     stop_event: threading.Event | None,
-) -> dict[str, Any]:
+) -> RunMetrics:
     """A rank other than 0: do what rank 0 decided (train, or nothing); it writes only ``log.rank<r>.txt``."""
     decision = dist.broadcast(None)
     if decision == "busy":
-        raise RunBusy(f"run {cfg.run_id()} is already running (lock {run_dir / '.lock'} is held)")
+        raise RunBusy(f"run {run.run_id} is already running (lock {run_dir / '.lock'} is held)")
     record = RankRecord(run_dir, dist.rank)
     if decision == "done":
-        return record.read_metrics() or {}
-    return _train_locked(cfg, record, runs_root, False, True, stop_after, stop_event, dist, device)
+        return record.read_metrics() or _metrics(run, None)
+    return _train_locked(run, record, runs_root, False, True, stop_after, stop_event, dist, device)
 
 
 def _train_locked(
-    cfg: RunConfig,
+    run: ResolvedRun,
     record: RunRecord,
     runs_root: Path,
     progress: bool,
@@ -554,18 +495,19 @@ def _train_locked(
     stop_event: threading.Event | None,
     dist: DistContext = SINGLE,
     device: torch.device | None = None,
-) -> dict[str, Any]:
-    record.write_config(cfg)
+) -> RunMetrics:
+    cfg = run.config
+    record.write_config(run)
     record.mark_running(total_iterations=cfg.train.iterations)
-    record.log(f"run {cfg.run_id()} ({cfg.name}) starts; pid {os.getpid()}")
-    tracker = Tracker(cfg, record.dir, role=run_role(cfg), no_wandb=no_wandb, warn=_warn_to(record))
+    record.log(f"run {run.run_id} ({cfg.name}, {run.role}) starts; pid {os.getpid()}")
+    tracker = Tracker(cfg, record.dir, role=run.role, no_wandb=no_wandb, warn=_warn_to(record))
     trainer: Trainer | None = None
     try:
         state = None
         if record.last_checkpoint.is_file():
             state = torch.load(record.last_checkpoint, map_location="cpu", weights_only=True)
         trainer = Trainer(
-            cfg,
+            run,
             record,
             runs_root=runs_root,
             stage=int(state["stage"]) if state else 0,
@@ -597,8 +539,7 @@ def _train_locked(
             record.mark_failed(reason)
         if trainer is not None:
             record.update_status(iteration=trainer.iteration, stage=trainer.stage)
-        if trainer is not None:
-            _write_metrics(record, cfg, trainer)
+            record.write_metrics(_metrics(run, trainer))
         tracker.finish(exit_code=1)
         if isinstance(exc, RunFailed | KeyboardInterrupt | ConfigError):
             raise
@@ -615,14 +556,33 @@ def _warn_to(record: RunRecord) -> Any:
     return warn
 
 
-def _write_metrics(
-    record: RunRecord, cfg: RunConfig, trainer: Trainer, *, infer_time_s: float | None = None, **extra: Any
-) -> dict[str, Any]:
-    metrics = _metrics_skeleton(cfg, trainer)
-    metrics["cost"]["infer_time_s"] = infer_time_s
-    metrics.update(extra)
-    record.write_metrics(metrics)
-    return metrics
+def _eval_split(cfg: RunConfig) -> str:
+    """Where periodic evaluation (and model selection) looks: the validation split if there is one, else test."""
+    return "val" if cfg.data.val_ann else "test"
+
+
+def _evaluate_split(trainer: Trainer, split: str, progress: bool) -> tuple[dict[str, float], float]:
+    from benchmark.data import build_dataset
+
+    cache = trainer.__dict__.setdefault("_eval_sets", {})
+    if split not in cache:
+        cache[split] = build_dataset(trainer.cfg.data, split, progress=progress)
+    metrics, seconds = evaluate(
+        trainer.student, cache[split], trainer.cfg.eval, trainer.device, progress=progress, dist=trainer.dist
+    )
+    return {k: float(metrics[k]) for k in METRIC_NAMES}, seconds
+
+
+def _periodic_eval(trainer: Trainer, record: RunRecord, tracker: Tracker, progress: bool) -> None:
+    """``eval.every``: evaluate the student now on the evaluation split; its cost is kept out of the step times."""
+    t0 = time.perf_counter()
+    split = _eval_split(trainer.cfg)
+    values, _ = _evaluate_split(trainer, split, progress)
+    trainer.student.train()
+    trainer.eval_time_s += time.perf_counter() - t0
+    trainer.curves["eval"].append({"iter": trainer.iteration, "split": split, **values})
+    tracker.log(prefixed(f"eval_{split}", values), iteration=trainer.iteration)
+    record.log(f"eval ({split}) at {trainer.iteration}: mAP {values['mAP']:.4f} AP50 {values['AP50']:.4f}")
 
 
 def _loop(
@@ -635,14 +595,15 @@ def _loop(
 ) -> None:
     cfg = trainer.cfg
     total = cfg.train.iterations
-    staged = len(trainer.bounds) > 1
-    bar = tqdm(total=total, initial=trainer.iteration, disable=not progress, desc=cfg.run_id()[:40], dynamic_ncols=True)
+    staged = len(trainer.run.stages) > 1
+    desc = trainer.run.run_id[:40]
+    bar = tqdm(total=total, initial=trainer.iteration, disable=not progress, desc=desc, dynamic_ncols=True)
     try:
         while trainer.iteration < total:
             if trainer.dist.any(stop_event is not None and stop_event.is_set()):
                 _stop(trainer, record, "stopped by signal")
-            k = stage_at(trainer.iteration, trainer.bounds)
-            if trainer.stages and k != trainer.stage:
+            k = trainer.run.stage_at(trainer.iteration)
+            if trainer.run.stages and k != trainer.stage:
                 trainer.switch_stage(k)
             t0 = time.perf_counter()
             values = trainer.step()
@@ -656,6 +617,8 @@ def _loop(
             if trainer.criterion is not None:
                 postfix["kd"] = f"{values['kd']:.3f}"
             bar.set_postfix(postfix, refresh=False)
+            if cfg.eval.every and it % cfg.eval.every == 0 and it < total:
+                _periodic_eval(trainer, record, tracker, progress)
             if it % cfg.train.log_every == 0 or it == total:
                 count = trainer.window_count
                 row = {"iter": it, **{n: s / count for n, s in trainer.window.items()}, "lr": values["lr"]}
@@ -664,10 +627,10 @@ def _loop(
                 trainer.window, trainer.window_count = {}, 0
                 eta = (total - it) * (_median(trainer.step_times[-50:]) or 0.0)
                 record.update_status(iteration=it, stage=trainer.stage, eta_s=round(eta, 1))
-                _write_metrics(record, cfg, trainer)
+                record.write_metrics(_metrics(trainer.run, trainer))
                 tracker.log(prefixed("train", {k: v for k, v in row.items() if k != "iter"}), iteration=it)
                 record.log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
-            if staged and it == trainer.bounds[trainer.stage][1]:
+            if staged and it == trainer.run.stages[trainer.stage].end:
                 trainer.save(record.stage_checkpoint(trainer.stage))
                 record.log(f"stage {trainer.stage} ends at iteration {it}: {record.stage_checkpoint(trainer.stage)}")
             if it % cfg.train.checkpoint_every == 0 or it == total:
@@ -685,41 +648,47 @@ def _stop(trainer: Trainer, record: RunRecord, why: str) -> None:
     )
 
 
-def _finish(trainer: Trainer, record: RunRecord, tracker: Tracker, progress: bool) -> dict[str, Any]:
-    from benchmark.data import build_dataset
+def _finish(trainer: Trainer, record: RunRecord, tracker: Tracker, progress: bool) -> RunMetrics:
+    from benchmark.cache.key import file_sha256
 
     cfg = trainer.cfg
+    weights_sha256 = None
     if trainer.dist.is_main:
         weights = {"model": trainer.student.state_dict(), "card": cfg.model.name, "options": dict(cfg.model.options)}
         atomic_torch_save(weights, record.final_weights)
-        record.log(f"final weights: {record.final_weights}")
-    test_set = build_dataset(cfg.data, "test", progress=progress)
+        weights_sha256 = file_sha256(record.final_weights)
+        record.log(f"final weights: {record.final_weights} (sha256 {weights_sha256})")
     record.update_status(iteration=trainer.iteration, eta_s=None)
-    final, infer_time = evaluate(
-        trainer.student, test_set, cfg.eval, trainer.device, progress=progress, dist=trainer.dist
-    )
-    final = {k: float(final[k]) for k in METRIC_NAMES}
+    final_val = None
+    evals = [row for row in trainer.curves["eval"] if row["iter"] != trainer.iteration]
+    if cfg.data.val_ann:
+        final_val, _ = _evaluate_split(trainer, "val", progress)
+        evals.append({"iter": trainer.iteration, "split": "val", **final_val})
+        record.log("final (val) " + " ".join(f"{k}={v:.4f}" for k, v in final_val.items()))
+    final, infer_time = _evaluate_split(trainer, "test", progress)
+    evals.append({"iter": trainer.iteration, "split": "test", **final})
+    trainer.curves["eval"] = evals
     record.log("final " + " ".join(f"{k}={v:.4f}" for k, v in final.items()))
     teacher_final = None
     if cfg.eval.eval_teacher and trainer.teacher is not None:
-        teacher_final = _teacher_final(trainer, test_set, progress)
+        teacher_final = _teacher_final(trainer, trainer.__dict__["_eval_sets"]["test"], progress)
         record.log("teacher " + " ".join(f"{k}={v:.4f}" for k, v in teacher_final.items()))
-    trainer.curves["eval"] = [e for e in trainer.curves["eval"] if e["iter"] != trainer.iteration]
-    trainer.curves["eval"].append({"iter": trainer.iteration, **final})
-    best = max(trainer.curves["eval"], key=lambda e: e["mAP"])
-    metrics = _write_metrics(
-        record,
-        cfg,
+    split = _eval_split(cfg)
+    best = max((e for e in evals if e.get("split", "test") == split), key=lambda e: e["mAP"])
+    metrics = _metrics(
+        trainer.run,
         trainer,
         final=final,
+        final_val=final_val,
         teacher_final=teacher_final,
-        best={"mAP": best["mAP"], "iter": best["iter"]},
+        best={"mAP": best["mAP"], "iter": best["iter"], "split": split},
         infer_time_s=infer_time,
+        weights_sha256=weights_sha256,
     )
+    record.write_metrics(metrics)
     tracker.log(prefixed("eval", final), iteration=trainer.iteration)
-    tracker.summary(
-        {**prefixed("final", final), **prefixed("teacher", teacher_final or {}), **prefixed("cost", metrics["cost"])}
-    )
+    summary = {**prefixed("final", final), **prefixed("teacher", teacher_final or {})}
+    tracker.summary({**summary, **prefixed("final_val", final_val or {}), **prefixed("cost", vars(metrics.cost))})
     record.mark_done()
     record.log(f"done: mAP {final['mAP']:.4f} AP50 {final['AP50']:.4f}")
     return metrics
@@ -754,21 +723,26 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     stop = sigterm_event()
     try:
+        run = check(cfg, str(RunRecord(args.run_dir).config_path))
         metrics = train_run(
-            cfg,
+            run,
             args.run_dir,
             runs_root=args.runs_root,
             progress=not args.no_progress,
             no_wandb=args.no_wandb,
             stop_event=stop,
         )
-    except (RunFailed, RunBusy, ConfigError) as exc:
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(f"error: {line}", file=sys.stderr)
+        return 2
+    except (RunFailed, RunBusy) as exc:
         print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return 143 if isinstance(exc, RunStopped) and stop.is_set() else 1
-    final = metrics.get("final") or {}
     if env_world_size() > 1 and os.environ.get("RANK") != "0":
         return 0
-    print(f"{cfg.run_id()}: done, mAP {final.get('mAP', float('nan')):.4f} AP50 {final.get('AP50', float('nan')):.4f}")
+    final = metrics.final or {}
+    print(f"{run.run_id}: done, mAP {final.get('mAP', float('nan')):.4f} AP50 {final.get('AP50', float('nan')):.4f}")
     return 0
 
 

@@ -1,20 +1,25 @@
-"""Checks of a typed run config against the zoo, the method registry and the disk, before anything runs.
+"""The one validator of a run: every problem that can be found without training, before anything runs.
 
-Each check returns ``(dotted key, message)`` pairs; the planner prefixes the sweep file and the grid
-axis/value that set the key. Everything here is cheap (cards, signatures, ``stat``, and one build of each
-distinct criterion configuration to let its constructor check option values): no detector is built and no
-data is read.
+:func:`problems` returns ``(dotted key, message)`` pairs for a typed :class:`~benchmark.config.RunConfig`; every
+command that starts or plans runs uses it (``train``, ``plan``, ``run``, the quickstart, the trainer's module
+entry), through :func:`check` (which also resolves the run) or, in the planner, directly (it prefixes each line
+with the sweep file and the grid value that set the key). Checked: value ranges, names (models, method, dataset,
+teacher-cache mode, tracking mode), the role, stage fractions, method options (names, and values by building
+each distinct criterion configuration once), teacher/student level matching, and files (checkpoints, COCO
+folders). Cheap: model cards, signatures, ``stat``; no detector is built and no image is read.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from benchmark.config import DataConfig, RunConfig, TrainConfig
+from benchmark.config import ConfigError, DataConfig, RunConfig, TrainConfig
 
 if TYPE_CHECKING:  # importing the zoo or the methods imports torch: only when validating
     from benchmark.distill.methods import MethodSpec
+    from benchmark.run.resolve import ResolvedRun
     from benchmark.zoo.card import ModelCard
 
 Problem = tuple[str, str]
@@ -22,71 +27,106 @@ Problem = tuple[str, str]
 TRACKING_MODES = ("auto", "online", "offline", "disabled")
 
 
-def run_problems(cfg: RunConfig) -> list[Problem]:
-    """Every problem of ``cfg``: names (models, method, dataset), pairs, options, files, value ranges."""
-    from benchmark.distill.methods import METHODS
+def check(cfg: RunConfig, source: str) -> ResolvedRun:
+    """The resolved run of ``cfg``, or :class:`ConfigError` with one ``<source>: <key>: <message>`` line per
+    problem."""
+    from benchmark.run.resolve import resolve
 
-    problems: list[Problem] = []
-    student = _card(cfg.model.name, "model.name", problems)
+    found = problems(cfg)
+    if found:
+        raise ConfigError([f"{source}: {key}: {message}" for key, message in found])
+    return resolve(cfg)
+
+
+def problems(cfg: RunConfig) -> list[Problem]:
+    """Every problem of ``cfg``: names (models, method, dataset), role, pairs, options, files, value ranges."""
+    from benchmark.distill.methods import METHODS
+    from benchmark.run.resolve import ROLES
+
+    found: list[Problem] = []
+    student = _card(cfg.model.name, "model.name", found)
     if student is not None:
-        problems += _model_option_problems(cfg.model.name, cfg.model.options, "model.options")
+        found += _model_option_problems(cfg.model.name, cfg.model.options, "model.options")
         strides = {lv.stride for lv in student.levels}
-        problems += [
+        found += [
             (f"distill.level_weights.{s}", f"{student.name} has no FPN level of stride {s} (strides {sorted(strides)})")
             for s in cfg.distill.level_weights
             if s not in strides
         ]
-    problems += _file_problems(cfg.model.checkpoint, "model.checkpoint")
-    problems += train_problems(cfg.train, "train")
-    problems += data_problems(cfg.data)
+    found += _file_problems(cfg.model.checkpoint, "model.checkpoint")
+    found += train_problems(cfg.train, "train")
+    found += data_problems(cfg.data)
+    if cfg.role not in ROLES:
+        found.append(("role", f"unknown role {cfg.role!r} (choose from {', '.join(ROLES)})"))
     if cfg.train.processes % max(cfg.resources.nodes, 1):
-        problems.append(("resources.nodes", f"{cfg.resources.nodes} must divide train.processes={cfg.train.processes}"))
+        found.append(("resources.nodes", f"{cfg.resources.nodes} must divide train.processes={cfg.train.processes}"))
     if cfg.tracking.mode not in TRACKING_MODES:
-        problems.append(
-            ("tracking.mode", f"unknown mode {cfg.tracking.mode!r} (choose from {', '.join(TRACKING_MODES)})")
-        )
+        found.append(("tracking.mode", f"unknown mode {cfg.tracking.mode!r} (choose from {', '.join(TRACKING_MODES)})"))
     if cfg.distill.method not in METHODS:
-        problems.append(
-            ("distill.method", f"unknown method {cfg.distill.method!r}; known: {', '.join(METHODS.names())}")
-        )
-        return problems
-    problems += _teacher_cache_problems(cfg)
+        found.append(("distill.method", f"unknown method {cfg.distill.method!r}; known: {', '.join(METHODS.names())}"))
+        return found
+    found += _teacher_cache_problems(cfg)
     spec = METHODS.get(cfg.distill.method)
-    problems += [("distill.options", p) for p in spec.option_problems(cfg.distill.options)]
+    if cfg.role == "teacher" and spec.needs_teacher:
+        found.append(("role", f"a teacher run trains without distillation; distill.method is {spec.name!r}"))
     stages = cfg.distill.stage_list()
-    if spec.needs_teacher and not stages:
-        problems.append(
-            ("distill.method", f"method {spec.name!r} needs a teacher: set distill.teacher or distill.stages")
-        )
+    if not spec.needs_teacher:
+        if stages:
+            found.append(("distill.method", f"{spec.name!r} trains without a teacher; remove distill.teacher/stages"))
+        return found
+    found += [("distill.options", p) for p in spec.option_problems(cfg.distill.options)]
+    if not stages:
+        found.append(("distill.method", f"method {spec.name!r} needs a teacher: set distill.teacher or distill.stages"))
+    if cfg.distill.stages:
+        fractions = [s.fraction for s in cfg.distill.stages]
+        if all(f > 0 for f in fractions) and sum(fractions) > 1 + 1e-9:
+            total = sum(fractions)
+            found.append(("distill.stages", f"fractions must sum to at most 1, got {fractions} (sum {total:g})"))
     for i, stage in enumerate(stages):
         key = f"distill.stages[{i}]" if cfg.distill.stages else "distill"
         if cfg.distill.stages:
-            problems += [(f"{key}.options", p) for p in spec.option_problems(stage.options)]
+            found += [(f"{key}.options", p) for p in spec.option_problems(stage.options)]
             if not stage.fraction > 0:
-                problems.append((f"{key}.fraction", f"must be > 0, got {stage.fraction}"))
+                found.append((f"{key}.fraction", f"must be > 0, got {stage.fraction}"))
         teacher = stage.teacher
         tkey = f"{key}.teacher"
-        tcard = _card(teacher.model.name, f"{tkey}.model.name", problems)
+        tcard = _card(teacher.model.name, f"{tkey}.model.name", found)
         if tcard is not None:
-            problems += _model_option_problems(teacher.model.name, teacher.model.options, f"{tkey}.model.options")
+            found += _model_option_problems(teacher.model.name, teacher.model.options, f"{tkey}.model.options")
         if student is not None and tcard is not None:
             pair = _pair_problems(student, tcard, tkey)
-            problems += pair
+            found += pair
             if not pair and not spec.option_problems({**cfg.distill.options, **stage.options}):
                 options = spec.resolve_options(student.kind, {**cfg.distill.options, **stage.options})
                 okey = f"{key}.options" if cfg.distill.stages and stage.options else "distill.options"
-                problems += _option_value_problems(spec, student, tcard, options, okey)
+                found += _option_value_problems(spec, student, tcard, options, okey)
         if teacher.checkpoint is not None:
-            problems += _file_problems(teacher.checkpoint, f"{tkey}.checkpoint")
+            found += _file_problems(teacher.checkpoint, f"{tkey}.checkpoint")
         else:
-            problems += _file_problems(teacher.model.checkpoint, f"{tkey}.model.checkpoint")
-            problems += train_problems(teacher.train, f"{tkey}.train")
-    return problems
+            found += _file_problems(teacher.model.checkpoint, f"{tkey}.model.checkpoint")
+            found += train_problems(teacher.train, f"{tkey}.train")
+    return found
+
+
+def teacher_problems(run: ResolvedRun, runs_root: Path) -> list[Problem]:
+    """For a run started on its own (``dfmsd-bench train``, the quickstart): each stage's teacher run must be done
+    in ``runs_root`` and pass the teacher gate (:func:`benchmark.run.build.teacher_weights`)."""
+    from benchmark.run.build import teacher_weights
+    from benchmark.run.failures import TeacherRejected
+
+    found: list[Problem] = []
+    for stage in run.stages:
+        key = f"distill.stages[{stage.index}].teacher" if run.config.distill.stages else "distill.teacher"
+        try:
+            teacher_weights(stage, runs_root, min_map=run.config.distill.min_teacher_map)
+        except TeacherRejected as exc:
+            if (key, str(exc)) not in found:
+                found.append((key, str(exc)))
+    return found
 
 
 def _teacher_cache_problems(cfg: RunConfig) -> list[Problem]:
     from benchmark.cache.policy import check_mode
-    from benchmark.config import ConfigError
 
     try:
         check_mode(cfg.distill)
@@ -98,27 +138,31 @@ def _teacher_cache_problems(cfg: RunConfig) -> list[Problem]:
 def train_problems(train: TrainConfig, key: str) -> list[Problem]:
     from benchmark.run.optim import train_problems as problems_of
 
-    return [(f"{key}.{field}", problem) for field, problem in problems_of(train)]
+    found = [(f"{key}.{field}", problem) for field, problem in problems_of(train)]
+    if train.num_workers > 0:
+        message = f"{train.num_workers}: background data workers are not supported yet (use 0)"
+        found.append((f"{key}.num_workers", message))
+    return found
 
 
 def data_problems(data: DataConfig) -> list[Problem]:
     """Unknown dataset, bad sizes, and for ``coco`` a missing root, annotation file or image folder."""
     from benchmark.data import DATASETS
 
-    problems = []
+    found = []
     if data.dataset not in DATASETS:
         return [("data.dataset", f"unknown dataset {data.dataset!r} (choose from {', '.join(DATASETS)})")]
     if data.input_size < 32:
-        problems.append(("data.input_size", f"must be >= 32, got {data.input_size}"))
+        found.append(("data.input_size", f"must be >= 32, got {data.input_size}"))
     if data.max_images is not None and data.max_images < 1:
-        problems.append(("data.max_images", f"must be >= 1 or null, got {data.max_images}"))
+        found.append(("data.max_images", f"must be >= 1 or null, got {data.max_images}"))
     if data.dataset != "coco":
-        return problems
+        return found
     if not data.root:
-        return [*problems, ("data.root", "dataset 'coco' needs data.root (the folder holding the COCO files)")]
+        return [*found, ("data.root", "dataset 'coco' needs data.root (the folder holding the COCO files)")]
     root = Path(data.root).expanduser()
     if not root.is_dir():
-        return [*problems, ("data.root", f"no such folder: {root}")]
+        return [*found, ("data.root", f"no such folder: {root}")]
     for key, kind in (
         ("train_ann", "file"),
         ("test_ann", "file"),
@@ -127,20 +171,20 @@ def data_problems(data: DataConfig) -> list[Problem]:
     ):
         path = root / getattr(data, key)
         if not (path.is_file() if kind == "file" else path.is_dir()):
-            problems.append((f"data.{key}", f"no such {kind}: {path}"))
-    return problems
+            found.append((f"data.{key}", f"no such {kind}: {path}"))
+    return found
 
 
-def _card(name: str, key: str, problems: list[Problem]) -> ModelCard | None:
+def _card(name: str, key: str, found: list[Problem]) -> ModelCard | None:
     from benchmark.zoo import MODELS, get_card, known_model
 
     if not known_model(name):  # a registered name or an mmdet: config
-        problems.append((key, f"unknown model {name!r}; known: {', '.join(MODELS.names())}"))
+        found.append((key, f"unknown model {name!r}; known: {', '.join(MODELS.names())}"))
         return None
     return get_card(name)
 
 
-def _model_option_problems(name: str, options: dict, key: str) -> list[Problem]:
+def _model_option_problems(name: str, options: Mapping[str, Any], key: str) -> list[Problem]:
     from benchmark.zoo import option_problems
 
     return [(key, p) for p in option_problems(name, options)]
@@ -157,7 +201,7 @@ def _pair_problems(student: ModelCard, teacher: ModelCard, key: str) -> list[Pro
 
 
 def _option_value_problems(
-    spec: MethodSpec, student: ModelCard, teacher: ModelCard, options: dict, key: str
+    spec: MethodSpec, student: ModelCard, teacher: ModelCard, options: Mapping[str, Any], key: str
 ) -> list[Problem]:
     """Build the criterion once with the first matched level's channels: its constructor checks values."""
     from benchmark.distill.levels import match_levels

@@ -37,7 +37,7 @@ def test_trainer_with_cache_matches_live_teacher(tmp_path, teacher_weights):
     assert "teacher features: live teacher" in live_log and "distill.teacher_cache is off" in live_log
     assert "teacher features: cache " in cached_log and ": built 16 entries" in cached_log
     assert list((tmp_path / "auto" / "cache").glob("teacher-*/COMPLETE"))
-    rows_live, rows_cached = live["curves"]["train"], cached["curves"]["train"]
+    rows_live, rows_cached = live.curves["train"], cached.curves["train"]
     assert len(rows_live) == len(rows_cached) == 3
     for a, b in zip(rows_live, rows_cached):
         assert b["kd"] == pytest.approx(a["kd"], rel=1e-5) and b["loss"] == pytest.approx(a["loss"], rel=1e-5)

@@ -47,28 +47,6 @@ def test_default_is_valid():
     assert isinstance(run_config_from_dict({}), RunConfig)
 
 
-def test_run_id_ignores_options_that_restate_a_default():
-    import dataclasses
-
-    from benchmark.config import DistillConfig, RunConfig, StageConfig, TeacherConfig
-
-    def run(options, stages=()):
-        distill = DistillConfig(method="dfmsd", teacher=TeacherConfig(), options=options, stages=stages)
-        return dataclasses.replace(RunConfig(), distill=distill)
-
-    plain = run({}).run_id()
-    assert run({"dual": "both", "alpha": 3.0}).run_id() == plain  # method defaults spelled out
-    assert run({"dual": "spatial"}).run_id() != plain
-    assert run({"alpha": 3}).run_id() != plain  # a different type is not the default (kept: no silent casts)
-    assert run({"ratio_spatial": 0.65}).run_id() != plain  # preset keys depend on the student: kept
-    # an option some stage sets is kept at run level too (conservative: stages without it inherit it)
-    stage = StageConfig(teacher=TeacherConfig(), options={"gamma": 0.0})
-    assert run({"gamma": 1.0}, (stage,)).run_id() != run({}, (stage,)).run_id()
-    assert run({"dual": "nonsense"}).run_id() != plain
-    unknown = dataclasses.replace(RunConfig(), distill=DistillConfig(method="nope", options={"x": 1}))
-    assert unknown.run_id()  # an unknown method hashes its options as given (validation reports it)
-
-
 def test_bare_yaml_off_is_the_off_switch():
     import yaml
 

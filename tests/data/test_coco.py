@@ -170,7 +170,7 @@ def test_build_dataset_coco_uses_config_paths(tmp_path, write_coco, small_coco):
     assert len(build_dataset(cfg, "test")) == 2
     with pytest.raises(DatasetError, match="data.root: required"):
         build_dataset(DataConfig(dataset="coco"), "train")
-    with pytest.raises(DatasetError, match="unknown split 'val'"):
+    with pytest.raises(DatasetError, match="names no validation split"):
         build_dataset(cfg, "val")
 
 

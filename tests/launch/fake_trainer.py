@@ -15,8 +15,9 @@ import sys
 import time
 from pathlib import Path
 
-from benchmark.config import teacher_run_config
+from benchmark.run.metrics import RunMetrics
 from benchmark.run.record import RunRecord
+from benchmark.run.resolve import resolve
 
 
 def main() -> int:
@@ -26,9 +27,10 @@ def main() -> int:
     args = parser.parse_args()
     record = RunRecord(args.run_dir)
     cfg = record.load_config()
-    for stage in cfg.distill.stage_list():
-        if stage.teacher.checkpoint is None:
-            teacher = RunRecord(Path(args.runs_root) / teacher_run_config(cfg, stage.teacher).run_id())
+    run = resolve(cfg)
+    for stage in run.stages:
+        if stage.teacher_run is not None:
+            teacher = RunRecord(Path(args.runs_root) / stage.teacher_run)
             if not teacher.is_done():
                 record.mark_failed(f"teacher run {teacher.dir.name} is not done")
                 return 4
@@ -46,13 +48,13 @@ def main() -> int:
             return 1
     mAP = round(0.01 * (1 + cfg.seed), 4)
     record.write_metrics(
-        {
-            "run_id": cfg.run_id(),
-            "role": "teacher" if cfg.name.startswith("teacher-") else "student",
-            "method": cfg.distill.method,
-            "final": {"mAP": mAP, "AP50": 2 * mAP},
-            "best": {"mAP": mAP, "iter": total},
-        }
+        RunMetrics(
+            run_id=run.run_id,
+            role=run.role,
+            method=run.method,
+            final={"mAP": mAP, "AP50": 2 * mAP},
+            best={"mAP": mAP, "iter": total, "split": "test"},
+        )
     )
     with (record.dir / "fake_trained.log").open("a") as fh:
         fh.write(f"{os.getpid()} {time.time()}\n")

@@ -23,7 +23,7 @@ def _check_ddp_record(out, plan):
     record = RunRecord(run_dir(out, rid))
     assert record.is_done() and record.read_env()["processes"] == 2
     assert (record.dir / "log.rank1.txt").exists()
-    assert record.read_metrics()["final"] is not None
+    assert record.read_metrics().final is not None
     return record
 
 

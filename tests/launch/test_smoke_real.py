@@ -19,7 +19,7 @@ def test_smoke_sweep_with_the_real_trainer(tmp_path, request, capsys):
         record = RunRecord(run)
         assert record.is_done()
         metrics = record.read_metrics()
-        assert "mAP" in metrics["final"] and (run / "checkpoints" / "model_final.pt").exists()
+        assert "mAP" in metrics.final and (run / "checkpoints" / "model_final.pt").exists()
     assert main(["run", smoke, "--out", str(out), "--no-progress"]) == 0
     assert "5/5 done (5 already done, 0 started)" in capsys.readouterr().out
     starts = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]

@@ -81,24 +81,24 @@ def run(tmp_path, student: ModelConfig, method: str, distill: DistillConfig) -> 
     assert record.is_done()
     status = record.read_status()
     assert status["iteration"] == status["total_iterations"] == TRAIN.iterations
-    assert set(metrics["final"]) == set(METRIC_NAMES) and all(math.isfinite(v) for v in metrics["final"].values())
-    train_curve = metrics["curves"]["train"]
+    assert set(metrics.final) == set(METRIC_NAMES) and all(math.isfinite(v) for v in metrics.final.values())
+    train_curve = metrics.curves["train"]
     assert train_curve[-1]["iter"] == TRAIN.iterations
     assert all(math.isfinite(v) for row in train_curve for k, v in row.items() if isinstance(v, float))
-    assert record.final_weights.is_file() and metrics["cost"]["step_time_s"] > 0
+    assert record.final_weights.is_file() and metrics.cost.step_time_s > 0
     return metrics
 
 
 def test_mmdet_teacher_torchvision_student(tmp_path, teacher_file):
     teacher = TeacherConfig(model=tiny("tiny_faster_rcnn"), checkpoint=teacher_file(tiny("tiny_faster_rcnn"), 1))
     metrics = run(tmp_path, TV_RETINA, "fgd", DistillConfig(method="fgd", teacher=teacher))
-    assert any(k.startswith("kd/") for k in metrics["curves"]["train"][-1])
+    assert any(k.startswith("kd/") for k in metrics.curves["train"][-1])
 
 
 def test_torchvision_teacher_mmdet_student(tmp_path, teacher_file):
     teacher = TeacherConfig(model=TV_FRCNN, checkpoint=teacher_file(TV_FRCNN, 1))
     metrics = run(tmp_path, tiny("tiny_retinanet"), "pkd", DistillConfig(method="pkd", teacher=teacher))
-    assert any(k.startswith("kd/") for k in metrics["curves"]["train"][-1])
+    assert any(k.startswith("kd/") for k in metrics.curves["train"][-1])
 
 
 def test_mmdet_to_mmdet_stagewise_dfmsd(tmp_path, teacher_file):
@@ -110,7 +110,7 @@ def test_mmdet_to_mmdet_stagewise_dfmsd(tmp_path, teacher_file):
         StageConfig(teacher=target, fraction=0.5, options={"gamma": 1.0}),
     )
     metrics = run(tmp_path, tiny("tiny_retinanet"), "dfmsd", DistillConfig(method="dfmsd", stages=stages))
-    assert len(metrics["stages"]) == 2
+    assert len(metrics.stages) == 2
 
 
 def test_mmdet_student_alone_resumes_exactly(tmp_path):

@@ -8,9 +8,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-import yaml
 
 from benchmark.config import ModelConfig, RunConfig, StageConfig, TeacherConfig, run_config_from_dict, to_plain
+from benchmark.run.metrics import Cost, RunMetrics
+from benchmark.run.record import RunRecord
 
 METRIC_OFFSETS = {"mAP": 0.0, "AP50": 0.2, "AP75": 0.05, "APs": -0.1, "APm": 0.0, "APl": 0.1}
 
@@ -59,32 +60,30 @@ def write_run(
     run_id = run_config_from_dict(cfg).run_id()
     run_dir = sweep_dir / "runs" / run_id
     run_dir.mkdir(parents=True)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump({**cfg, "run_id": run_id}, sort_keys=True))
+    RunRecord(run_dir).write_config(run_config_from_dict(cfg))  # config.yaml and resolved.yaml, as the trainer
     status = {"state": state, "reason": reason, "iteration": 40 if state == "done" else 12, "total_iterations": 40}
     (run_dir / "status.json").write_text(json.dumps(status))
     if mAP is not None:
         final = {k: mAP + off for k, off in METRIC_OFFSETS.items()}
         teacher_final = {k: teacher_mAP + off for k, off in METRIC_OFFSETS.items()} if teacher_mAP else None
-        metrics = {
-            "run_id": run_id,
-            "role": "student",
-            "method": cfg["distill"]["method"],
-            "final": final,
-            "teacher_final": teacher_final,
-            "curves": curves or {"train": [], "eval": []},
-            "cost": {
-                "params": 2_500_000,
-                "flops": 1.5e9,
-                "flops_input": [128, 128],
-                "train_time_s": 4.0,
-                "step_time_s": step_time,
-                "teacher_time_s": None,
-                "kd_overhead": None,
-                "infer_time_s": 0.02,
-            },
-            "best": {"mAP": mAP, "iter": 40},
-        }
-        (run_dir / "metrics.json").write_text(json.dumps(metrics))
+        metrics = RunMetrics(
+            run_id=run_id,
+            role="student",
+            method=cfg["distill"]["method"],
+            final=final,
+            teacher_final=teacher_final,
+            curves=curves or {"train": [], "eval": []},
+            cost=Cost(
+                params=2_500_000,
+                flops=1.5e9,
+                flops_input=[128, 128],
+                train_time_s=4.0,
+                step_time_s=step_time,
+                infer_time_s=0.02,
+            ),
+            best={"mAP": mAP, "iter": 40, "split": "test"},
+        )
+        (run_dir / "metrics.json").write_text(json.dumps(metrics.to_dict()))
     return run_dir
 
 

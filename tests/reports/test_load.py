@@ -102,6 +102,9 @@ def test_plan_file_gives_sweep_and_role(tmp_path, rec):
 
     student = rec.write_run(tmp_path / "out", rec.make_config(), mAP=0.3)
     teacher = rec.write_run(tmp_path / "out", rec.make_config(model="big"))
+    for run_dir in (student, teacher):  # records written before resolved.yaml: the plan file knows the role
+        (run_dir / "resolved.yaml").unlink()
+        (run_dir / "metrics.json").unlink(missing_ok=True)
     plan = {"runs": [{"run_id": student.name, "sweep": "ablation_x", "role": "student"},
                      {"run_id": teacher.name, "sweep": "ablation_x", "role": "teacher"}]}  # fmt: skip
     (tmp_path / "out" / "plan.json").write_text(json.dumps(plan))

@@ -80,7 +80,7 @@ def tiny_run(
         data=DATA,
         model=STUDENT,
         train=dataclasses.replace(TRAIN, **train),
-        distill=DistillConfig(method=method, teacher=teacher, stages=stages),
+        distill=DistillConfig(method=method, teacher=teacher, stages=stages, min_teacher_map=None),
         eval=EvalConfig(eval_teacher=eval_teacher),
         tracking=TrackingConfig(wandb=wandb),
     )

@@ -18,7 +18,8 @@ from benchmark.run.distributed import SINGLE, DistContext, init_distributed, sha
 from benchmark.run.evaluate import evaluate
 from benchmark.run.record import RunRecord
 from benchmark.run.torchrun import launch_command
-from benchmark.run.train import check_run_config, train_run
+from benchmark.run.train import train_run
+from benchmark.run.validate import problems as run_problems
 
 from .conftest import FRCNN
 
@@ -36,9 +37,9 @@ def test_shard_splits_a_global_batch_over_ranks():
 
 
 def test_batch_must_split_evenly(make_run):
-    assert any("global batch" in p for p in check_run_config(make_run(batch_size=3, processes=2)))
-    assert not check_run_config(make_run(batch_size=4, processes=2))
-    assert any("processes: must be >= 1" in p for p in check_run_config(make_run(processes=0)))
+    assert any("global batch" in m for _, m in run_problems(make_run(batch_size=3, processes=2)))
+    assert not run_problems(make_run(batch_size=4, processes=2))
+    assert ("train.processes", "must be >= 1, got 0") in run_problems(make_run(processes=0))
 
 
 def test_multi_process_config_needs_a_distributed_launch(monkeypatch):
@@ -104,8 +105,8 @@ def test_ddp_run_matches_single_process_and_resumes_exactly(tmp_path, make_run, 
 
     # same recipe, same global batches: same metrics within the stated tolerance, the same loss curve within
     # TOLERANCE_LOSS (per-shard loss normalisation and the per-rank masks are what differ)
-    assert abs(ddp["final"]["mAP"] - single["final"]["mAP"]) <= TOLERANCE_MAP, (ddp["final"], single["final"])
-    curve = [(a["loss"], b["loss"]) for a, b in zip(single["curves"]["train"], ddp["curves"]["train"], strict=True)]
+    assert abs(ddp.final["mAP"] - single.final["mAP"]) <= TOLERANCE_MAP, (ddp.final, single.final)
+    curve = [(a["loss"], b["loss"]) for a, b in zip(single.curves["train"], ddp.curves["train"], strict=True)]
     assert all(b == pytest.approx(a, rel=TOLERANCE_LOSS) for a, b in curve), curve
 
     # the gathered evaluation equals a one-process evaluation of the same weights, exactly
@@ -116,7 +117,7 @@ def test_ddp_run_matches_single_process_and_resumes_exactly(tmp_path, make_run, 
     model = build_detector(ddp_cfg.model, num_classes=test_set.num_classes)
     model.load_state_dict(_final_weights(full))
     metrics, _ = evaluate(model, test_set, ddp_cfg.eval, "cpu", progress=False)
-    assert metrics == ddp["final"]
+    assert metrics == ddp.final
 
     # SIGTERM to torchrun mid-run: every rank stops at the same iteration, last.pt holds both ranks' RNG states,
     # and the relaunch ends with the uninterrupted run's weights, bit for bit
@@ -140,7 +141,7 @@ def test_ddp_run_matches_single_process_and_resumes_exactly(tmp_path, make_run, 
     assert "resumed from" in RunRecord(cut).read_log()
     a, b = _final_weights(full), _final_weights(cut)
     assert all(torch.equal(a[k], b[k]) for k in a)
-    assert RunRecord(cut).read_metrics()["final"] == ddp["final"]
+    assert RunRecord(cut).read_metrics().final == ddp.final
 
 
 @pytest.mark.slow

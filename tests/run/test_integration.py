@@ -42,14 +42,14 @@ def _complete(record: RunRecord, role: str, method: str) -> dict:
     assert status["iteration"] == status["total_iterations"] and status["reason"] is None
     assert set(record.read_env()) >= ENV_KEYS
     metrics = record.read_metrics()
-    assert metrics["run_id"] == record.dir.name and metrics["role"] == role and metrics["method"] == method
-    assert set(metrics["final"]) == set(METRIC_NAMES)
-    assert all(math.isfinite(v) for v in metrics["final"].values())
-    assert metrics["curves"]["train"][-1]["iter"] == status["total_iterations"]
-    assert metrics["curves"]["eval"][-1]["mAP"] == metrics["final"]["mAP"] == metrics["best"]["mAP"]
-    cost = metrics["cost"]
-    assert cost["params"] > 0 and cost["step_time_s"] > 0 and cost["train_time_s"] > 0 and cost["infer_time_s"] > 0
-    assert cost["kd_overhead"] is None
+    assert metrics.run_id == record.dir.name and metrics.role == role and metrics.method == method
+    assert set(metrics.final) == set(METRIC_NAMES)
+    assert all(math.isfinite(v) for v in metrics.final.values())
+    assert metrics.curves["train"][-1]["iter"] == status["total_iterations"]
+    assert metrics.curves["eval"][-1]["mAP"] == metrics.final["mAP"] == metrics.best["mAP"]
+    cost = metrics.cost
+    assert cost.params > 0 and cost.step_time_s > 0 and cost.train_time_s > 0 and cost.infer_time_s > 0
+    assert cost.kd_overhead is None
     final = torch.load(record.final_weights, weights_only=True)
     assert set(final) == {"model", "card", "options"} and final["options"] == cfg["model"]["options"]
     assert record.last_checkpoint.is_file() and "done" in record.read_log()
@@ -64,15 +64,15 @@ def test_teacher_run_then_distilled_student(tmp_path, make_run, capsys):
 
     t_metrics = train_run(tcfg, runs / tcfg.run_id(), progress=False)
     _complete(RunRecord(runs / tcfg.run_id()), "teacher", "none")
-    assert t_metrics["cost"]["teacher_time_s"] is None and t_metrics["teacher_final"] is None
+    assert t_metrics.cost.teacher_time_s is None and t_metrics.teacher_final is None
 
     s_dir = runs / student.run_id()
     s_metrics = train_run(student, s_dir, progress=False)
     _complete(RunRecord(s_dir), "student", "mimic")
-    assert s_metrics["teacher_final"] == t_metrics["final"]  # reused from the teacher's record
-    assert s_metrics["cost"]["teacher_time_s"] > 0
-    assert s_metrics["stages"][0]["teacher_run"] == tcfg.run_id()
-    assert any(k.startswith("kd/mimic/") for k in s_metrics["curves"]["train"][0])
+    assert s_metrics.teacher_final == t_metrics.final  # reused from the teacher's record
+    assert s_metrics.cost.teacher_time_s > 0
+    assert s_metrics.stages[0]["teacher_run"] == tcfg.run_id()
+    assert any(k.startswith("kd/mimic/") for k in s_metrics.curves["train"][0])
     wandb_runs = list((s_dir / "wandb").glob("offline-run-*"))
     assert wandb_runs and wandb_runs[0].name.endswith(student.run_id())
 
@@ -87,7 +87,7 @@ def test_teacher_run_then_distilled_student(tmp_path, make_run, capsys):
     import json
 
     printed = json.loads(capsys.readouterr().out)
-    assert printed["mAP"] == pytest.approx(s_metrics["final"]["mAP"], abs=1e-9)
+    assert printed["mAP"] == pytest.approx(s_metrics.final["mAP"], abs=1e-9)
     # ... and on a checkpoint file (model and options from it, data from the flags)
     assert cli_main(["eval", str(s_dir / "checkpoints" / "model_final.pt"), "--data", "synthetic"]) == 0
     assert "AR100" in capsys.readouterr().out
@@ -116,7 +116,8 @@ def test_train_command(tmp_path, make_run, capsys):
     assert proc.returncode == 0 and "done, mAP" in proc.stdout, proc.stderr
     assert cli_main(["train", str(path), "--out", str(out), "train.optimizer=lion", "distill.method=fgd"]) == 2
     err = capsys.readouterr().err
-    assert "train.optimizer: unknown optimizer 'lion'" in err and "distill.teacher: method 'fgd' needs a teacher" in err
+    assert "run.yaml: train.optimizer: unknown optimizer 'lion'" in err
+    assert "run.yaml: distill.method: method 'fgd' needs a teacher" in err
     assert len(list((out / "runs").iterdir())) == 1  # a bad config leaves no record behind
     assert cli_main(["train", str(path), "--out", str(out), "train.bogus=1"]) == 2
     assert "train.bogus: unknown key" in capsys.readouterr().err

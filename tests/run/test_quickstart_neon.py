@@ -25,9 +25,9 @@ def test_quickstart_on_neon_subset(tmp_path, monkeypatch):
     assert RunRecord(result.runs_root / teacher_cfg.run_id()).is_done()
     for cfg, metrics, error in result.students:
         assert error is None and RunRecord(result.runs_root / cfg.run_id()).is_done()
-        assert all(math.isfinite(v) for v in metrics["final"].values())
+        assert all(math.isfinite(v) for v in metrics.final.values())
     mimic = next(m for c, m, _ in result.students if c.distill.method == "mimic")
-    assert mimic["teacher_final"] == teacher_metrics["final"]
+    assert mimic.teacher_final == teacher_metrics.final
     table = format_table(result)
     assert "teacher faster_rcnn_mnv2_fpn256" in table and "student + mimic" in table and "Δ mAP" in table
     assert "student + dfmsd" in table

@@ -10,7 +10,8 @@ import yaml
 
 from benchmark.atomic import atomic_write_text
 from benchmark.config import ModelConfig, RunConfig
-from benchmark.run.record import RunRecord, one_line, run_role, scrub, secret_values
+from benchmark.run.metrics import RunMetrics
+from benchmark.run.record import RunRecord, one_line, scrub, secret_values
 
 SECRET = "s3cr3t-value-0123456789abcdef"
 
@@ -94,14 +95,14 @@ def test_secrets_never_written(tmp_path, monkeypatch):
     rec.write_config(cfg)
     rec.mark_running(total_iterations=1)
     rec.mark_failed(f"error with {SECRET}")
-    rec.write_metrics({"run_id": "r", SECRET: [SECRET, {"k": SECRET[::-1]}], "n": 1})
+    rec.write_metrics(RunMetrics(run_id="r", role="student", method=SECRET, curves={"train": [{SECRET[::-1]: 1}]}))
     rec.write_env({"argv": ["--key", SECRET]})
     rec.log(f"line one {SECRET}\nline two {SECRET[::-1]}")
     for path in tmp_path.rglob("*"):
         if path.is_file():
             text = path.read_text()
             assert SECRET not in text and SECRET[::-1] not in text, path
-    assert json.loads(rec.metrics_path.read_text())["n"] == 1
+    assert json.loads(rec.metrics_path.read_text())["run_id"] == "r"
     assert "<redacted>" in rec.read_log()
 
 
@@ -110,8 +111,6 @@ def test_scrub_leaves_non_strings():
     assert scrub("x-secret-y", ["secret"]) == "x-<redacted>-y"
 
 
-def test_one_line_and_role():
+def test_one_line():
     assert one_line("a\n b\t c") == "a b c"
     assert len(one_line("x" * 1000)) == 400
-    assert run_role(RunConfig(name="teacher-faster_rcnn")) == "teacher"
-    assert run_role(RunConfig(name="student")) == "student"

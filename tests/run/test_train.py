@@ -28,7 +28,7 @@ def _assert_same_weights(a, b):
 
 def _curves(run_dir):
     return [
-        {k: v for k, v in row.items() if k != "time_s"} for row in RunRecord(run_dir).read_metrics()["curves"]["train"]
+        {k: v for k, v in row.items() if k != "time_s"} for row in RunRecord(run_dir).read_metrics().curves["train"]
     ]
 
 
@@ -51,7 +51,7 @@ def test_resume_is_bit_exact(tmp_path, make_run, teacher_ckpts):
     assert "resumed from" in RunRecord(cut).read_log()
     _assert_same_weights(full, cut)
     assert _curves(full) == _curves(cut)
-    assert metrics["final"] == RunRecord(full).read_metrics()["final"]
+    assert metrics.final == RunRecord(full).read_metrics().final
 
 
 def test_teacher_stays_frozen_through_a_step(tmp_path, make_run, teacher_ckpts):
@@ -105,17 +105,17 @@ def test_multi_process_run_started_as_one_process_says_how_to_launch(tmp_path, m
 
 def test_stage_switch_and_resume_in_stage_two(tmp_path, make_run, teacher_ckpts):
     stages = (
-        StageConfig(teacher=TeacherConfig(model=RETINA, checkpoint=str(teacher_ckpts["retina"])), fraction=1.0),
+        StageConfig(teacher=TeacherConfig(model=RETINA, checkpoint=str(teacher_ckpts["retina"])), fraction=0.5),
         StageConfig(
             teacher=TeacherConfig(model=FRCNN, checkpoint=str(teacher_ckpts["frcnn"])),
-            fraction=1.0,
+            fraction=0.5,
             options={"loss_weight": 0.5},
         ),
     )
     cfg = make_run("mimic", stages=stages, iterations=4, checkpoint_every=1, log_every=1, device="cpu")
     full = tmp_path / "full"
     metrics = train_run(cfg, full, progress=False)
-    assert [(s["start"], s["end"], s["teacher"]) for s in metrics["stages"]] == [
+    assert [(s["start"], s["end"], s["teacher"]) for s in metrics.stages] == [
         (0, 2, "retinanet_mnv2_fpn256"),
         (2, 4, "faster_rcnn_mnv2_fpn256"),
     ]
@@ -144,7 +144,8 @@ def test_switch_carries_or_reinits_criteria_and_keeps_student_state(tmp_path, ma
 
     retina = TeacherConfig(model=RETINA, checkpoint=str(teacher_ckpts["retina"]))
     frcnn = TeacherConfig(model=FRCNN, checkpoint=str(teacher_ckpts["frcnn"]))
-    cfg = make_run("mimic", stages=(StageConfig(teacher=retina), StageConfig(teacher=frcnn)))
+    stages = (StageConfig(teacher=retina, fraction=0.5), StageConfig(teacher=frcnn, fraction=0.5))
+    cfg = make_run("mimic", stages=stages)
     cfg = dataclasses.replace(cfg, distill=dataclasses.replace(cfg.distill, reinit_on_switch=reinit))
     trainer = Trainer(cfg, RunRecord(tmp_path), runs_root=tmp_path, progress=False)
     trainer.step()
@@ -165,7 +166,10 @@ def test_switch_carries_or_reinits_criteria_and_keeps_student_state(tmp_path, ma
 
 def test_same_teacher_is_not_reloaded(tmp_path, make_run, teacher_ckpts):
     frcnn = TeacherConfig(model=FRCNN, checkpoint=str(teacher_ckpts["frcnn"]))
-    stages = (StageConfig(teacher=frcnn), StageConfig(teacher=frcnn, options={"loss_weight": 2.0}))
+    stages = (
+        StageConfig(teacher=frcnn, fraction=0.5),
+        StageConfig(teacher=frcnn, fraction=0.5, options={"loss_weight": 2.0}),
+    )
     trainer = Trainer(make_run("mimic", stages=stages), RunRecord(tmp_path), runs_root=tmp_path, progress=False)
     teacher = trainer.teacher
     trainer.switch_stage(1)
