@@ -24,19 +24,12 @@ from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from benchmark.config import sanitize_name  # noqa: E402
+from reports.axes import joint_label, numeric_axes, sensitivity_points  # noqa: E402
+from reports.conditions import conditions, student_alone, sweep_students, variant_labels  # noqa: E402
 from reports.load import done, load_curves  # noqa: E402
+from reports.methods import method_name  # noqa: E402
 from reports.stats import summarize  # noqa: E402
-from reports.tables import (  # noqa: E402
-    comparison_table,
-    conditions,
-    joint_label,
-    method_name,
-    numeric_axes,
-    sensitivity_points,
-    student_alone,
-    sweep_students,
-    variant_labels,
-)
+from reports.tables.comparison import comparison_table  # noqa: E402
 
 COLUMN_WIDTH = 3.4  # inches: one column of a two-column paper
 STYLE: dict[str, Any] = {

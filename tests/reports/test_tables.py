@@ -2,17 +2,15 @@
 
 import pytest
 
+from reports.axes import numeric_axes
+from reports.formatting import fmt_summary
 from reports.load import load_runs
 from reports.stats import Summary
-from reports.tables import (
-    ablation_table,
-    comparison_table,
-    cost_table,
-    fmt_summary,
-    not_finished_table,
-    numeric_axes,
-    sensitivity_table,
-)
+from reports.tables.ablation import ablation_table
+from reports.tables.comparison import comparison_table
+from reports.tables.cost import cost_table
+from reports.tables.not_finished import not_finished_table
+from reports.tables.sensitivity import sensitivity_table
 
 
 def texts(table):
