@@ -40,6 +40,7 @@ import pandas as pd
 import yaml
 
 from benchmark.config import drop_restated_defaults
+from reports.methods import option_defaults
 
 METRICS = ("mAP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 COST_FIELDS = ("params", "flops", "train_time_s", "step_time_s", "teacher_time_s", "kd_overhead", "infer_time_s")
@@ -319,12 +320,10 @@ def load_runs(paths: Iterable[str | Path]) -> pd.DataFrame:
 def _show_option_defaults(frame: pd.DataFrame) -> pd.DataFrame:
     """In each ``distill.options.<k>`` column some run set, the method's default where a run of that method
     left ``k`` out (an ablation's default arm reads α = 3, not –); grouping keys are not touched."""
-    from benchmark.distill.methods import METHODS
-
     for column in [c for c in frame.columns if c.startswith("distill.options.")]:
         option = column.removeprefix("distill.options.")
         for method in frame["method"].unique():
-            default = METHODS.get(method).option_defaults().get(option) if method in METHODS else None
+            default = option_defaults(method).get(option)
             missing = (frame["method"] == method) & frame[column].isna()
             if default is not None and missing.any():
                 frame[column] = frame[column].astype(object)
@@ -351,6 +350,8 @@ def axis_columns(frame: pd.DataFrame) -> list[str]:
             if col.startswith(NON_AXIS_PREFIXES) or col.startswith("cost.") or col.startswith("best."):
                 continue
             if col.startswith("distill.stages.") and ".teacher." in col:
+                continue
+            if col in ("distill.stages", "distill.teacher"):  # empty/absent leaves: `teachers` holds the chain
                 continue
             cols.append(col)
     return sorted(cols)

@@ -7,7 +7,15 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from reports.conditions import Condition, conditions, student_alone, variant_labels, variant_order
+from reports.conditions import (
+    STAGE_NOTE,
+    Condition,
+    conditions,
+    stage_reading,
+    student_alone,
+    variant_labels,
+    variant_order,
+)
 from reports.formatting import (
     CELL_NOTE,
     METRIC_HEADERS,
@@ -28,7 +36,7 @@ def comparison_table(frame: pd.DataFrame, *, digits: int = 1, proposed: Sequence
     """Per teacher→student pair: the student alone, then each method; metrics, Δ mAP and p-values.
 
     A pair is (student, final teacher, base key): a stage-wise run joins the pair of its last-stage teacher
-    and its label names the stage chain (``DFMSD via a→b``)."""
+    and its label carries the stage reading (``DFMSD S-a``; the chain is in the cost table)."""
     distilled = [c for c in conditions(frame) if c.method != "none" and len(c.finished)]
     pairs: dict[tuple[str, str, str], list[Condition]] = {}
     for c in distilled:
@@ -46,9 +54,7 @@ def comparison_table(frame: pd.DataFrame, *, digits: int = 1, proposed: Sequence
         order = variant_order(conds)
         conds = sorted(conds, key=lambda c: (c.method in proposed, order[c.key]))
         alone = student_alone(frame, conds[0])
-        base_labels = variant_labels(conds)
-        via = {c.key: f" via {c.first['teachers']}" if c.first["teachers"] != teacher else "" for c in conds}
-        labels = {c.key: base_labels[c.key] + via[c.key] for c in conds}
+        labels = variant_labels(conds)
         teacher_summary = summarize(v * 100 for c in conds for v in c.finished["teacher_mAP"].tolist() if pd.notna(v))
         alone_summary = alone.summary("mAP") if alone else Summary(math.nan, math.nan, 0)
         schedule = str(conds[0].first["schedule"])
@@ -108,6 +114,9 @@ def comparison_table(frame: pd.DataFrame, *, digits: int = 1, proposed: Sequence
         f"difference to the same student trained alone. {P_TEST}; the best baseline is the non-proposed "
         f"method with the highest mean mAP in the pair."
     )
+    if any(stage_reading(c) for c in distilled):
+        caption += f" {STAGE_NOTE}"
+
     return Table(
         name="comparison",
         title="Comparison per teacher→student pair",

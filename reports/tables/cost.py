@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from reports.conditions import conditions, student_alone, variant_labels, variant_order
+from reports.conditions import STAGE_NOTE, conditions, stage_reading, student_alone, variant_labels, variant_order
 from reports.formatting import fmt_num
 from reports.load import done
 from reports.methods import PROPOSED
@@ -23,9 +23,7 @@ def cost_table(frame: pd.DataFrame, *, digits: int = 2) -> Table:
     header = ("Model", "Method", "Teacher", "Params (M)", "GFLOPs", "Step (ms)", "KD overhead", "Infer (ms/img)", "n")
     rows, records = [], []
     conds = [c for c in conditions(frame) if len(c.finished)]
-    labels: dict[str, str] = {}
-    for student in sorted({str(c.first["student"]) for c in conds}):
-        labels.update(variant_labels([c for c in conds if str(c.first["student"]) == student]))
+    labels = variant_labels(conds)
     order = variant_order(conds)
     for c in sorted(conds, key=lambda c: (str(c.first["student"]), c.method in PROPOSED, order[c.key])):
         fin = c.finished
@@ -75,6 +73,8 @@ def cost_table(frame: pd.DataFrame, *, digits: int = 2) -> Table:
         "input size (a multiply-add counts 2 FLOPs), median training step time, KD overhead = step time with KD "
         "/ step time of the same student trained alone, inference time per image."
     )
+    if any(stage_reading(c) for c in conds):
+        caption += f" {STAGE_NOTE}"
     return Table(
         name="cost",
         title="Cost",
