@@ -289,6 +289,14 @@ def load_curves(run_dir: str | Path) -> dict[str, list[dict[str, float]]]:
     return {"train": list(curves.get("train") or []), "eval": list(curves.get("eval") or [])}
 
 
+def stage_starts(run_dir: str | Path) -> list[int]:
+    """Iterations where a stage after the first begins (``stages[*].start`` of metrics.json; ``[]`` without)."""
+    metrics = _read_json(Path(run_dir) / "metrics.json") or {}
+    stages = metrics.get("stages") or []
+    starts = [s.get("start") for s in stages if isinstance(s, dict)]
+    return sorted(int(x) for x in starts if isinstance(x, int) and x > 0)
+
+
 # ---------------------------------------------------------------------------- many runs
 
 
