@@ -48,10 +48,12 @@ def _outside(box: Bbox, frame: Bbox) -> float:
 
 
 def _candidates(step: float) -> list[tuple[float, float, str, str]]:
-    """(dx, dy, ha, va) offsets in points: beside the point, just above or below it, then beside it shifted up
-    or down by multiples of 0.6 text heights (``step``)."""
+    """(dx, dy, ha, va) offsets in points: beside the point, just above or below it, diagonally beside it, then
+    beside it shifted up or down by multiples of 0.6 text heights (``step``)."""
     out = [(GAP + 2, 0.0, "left", "center"), (-GAP - 2, 0.0, "right", "center")]
     out += [(0.0, GAP + 1, "center", "bottom"), (0.0, -GAP - 1, "center", "top")]
+    out += [(GAP, 1.0, "left", "bottom"), (GAP, -1.0, "left", "top"), (-GAP, 1.0, "right", "bottom")]
+    out += [(-GAP, -1.0, "right", "top")]
     for k in range(1, 13):
         for sign in (1, -1):
             out.append((GAP + 6, sign * k * step * 0.6, "left", "center"))

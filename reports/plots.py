@@ -43,9 +43,10 @@ CAPTIONS = {
     "per condition including the teachers; error bars ± 1 s.d. over seeds.",
     "sensitivity_": "mAP against a swept hyperparameter, one line per setting of the other axes; error bars ± 1 "
     "s.d. over seeds; dashed grey: the student alone.",
-    "pair_": "(a) mAP against iteration, mean ± 1 s.d. over seeds, dashed: teacher; (b) Δ mAP over the student "
-    "alone, sorted, whiskers: 95 % t-interval over seeds; (c), when present: teacher attention, enhanced "
-    "attention, spatial and channel masks per FPN level of one test image for a DFMSD/DMKD run of the pair.",
+    "pair_": "One figure per teacher→student pair: (a) mAP against iteration, mean ± 1 s.d. over seeds, dashed: "
+    "teacher; (b) Δ mAP over the student alone, sorted, whiskers: 95 % t-interval over seeds; (c), when present: "
+    "teacher attention, enhanced attention, spatial and channel masks per FPN level of one test image for a "
+    "DFMSD/DMKD run of the pair.",
 }
 
 
@@ -67,11 +68,16 @@ def pair_masks(frame: pd.DataFrame, *, warn: Callable[[str], None] = print) -> d
 
 
 def write_captions(out_dir: str | Path, figures: list[Path]) -> Path:
-    """``<out_dir>/captions.md``: one line per PNG among ``figures`` with the caption of its kind."""
-    lines = ["# Figures", ""]
-    for png in sorted(p for p in figures if p.suffix == ".png"):
-        caption = next((text for prefix, text in CAPTIONS.items() if png.stem.startswith(prefix)), "")
-        lines.append(f"- `{png.name}` (+ `.pdf`): {caption}".rstrip(": "))
+    """``<out_dir>/captions.md``: per kind of figure among the PNGs of ``figures``, its caption and its files
+    (each also as ``.pdf``)."""
+    pngs = sorted(p.name for p in figures if p.suffix == ".png")
+    lines = ["# Figures", "", "Each figure is a PNG (300 dpi) and a vector PDF of the same name.", ""]
+    for prefix, caption in CAPTIONS.items():
+        names = [n for n in pngs if n.startswith(prefix)]
+        if names:
+            lines += [f"- {caption}", *(f"  - `{n}`" for n in names)]
+    other = [n for n in pngs if not any(n.startswith(prefix) for prefix in CAPTIONS)]
+    lines += [f"- `{n}`" for n in other]
     path = Path(out_dir) / "captions.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8", newline="\n")

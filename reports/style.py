@@ -135,11 +135,11 @@ def method_look(method: str, variant: int = 0) -> Look:
 
 
 def looks(methods: Mapping[str, str], suffixes: Mapping[str, str], order: Sequence[str]) -> dict[str, Look]:
-    """Look per condition key, given its method, its variant suffix and the keys in display order: the
-    variants (distinct suffixes) of a method are numbered in the order they first appear."""
+    """Look per condition key, given its method, its variant suffix and the keys in display order: the plain
+    variant of a method (no suffix) is its first, the others are numbered in the order they first appear."""
     numbers: dict[tuple[str, str], int] = {}
     out: dict[str, Look] = {}
-    for key in order:
+    for key in sorted(order, key=lambda k: suffixes[k] != ""):  # stable: display order otherwise
         method, suffix = methods[key], suffixes[key]
         if (method, suffix) not in numbers:
             numbers[(method, suffix)] = sum(m == method for m, _ in numbers)

@@ -42,8 +42,8 @@ def _kd_group(term: str) -> str:
 
 def loss_series(run_dirs: Sequence[str]) -> dict[str, pd.DataFrame]:
     """term -> frame (index: iteration, one column per run) of the runs' train curves (KD levels summed);
-    only iterations every run has are kept, terms that are 0 throughout (``kd`` of a run without a teacher)
-    are left out."""
+    only iterations every run has are kept; terms that are 0 throughout (``kd`` of a run without a teacher)
+    and the ``kd`` total of a method with one KD term are left out."""
     per_term: dict[str, list[pd.Series]] = {}
     for i, run_dir in enumerate(run_dirs):
         train = pd.DataFrame(load_curves(run_dir)["train"])
@@ -59,7 +59,10 @@ def loss_series(run_dirs: Sequence[str]) -> dict[str, pd.DataFrame]:
         for key, series in grouped.items():
             per_term.setdefault(key, []).append(series.rename(i))
     frames = {k: pd.concat(v, axis=1, join="inner").sort_index() for k, v in per_term.items()}
-    return {k: f for k, f in frames.items() if not (f.fillna(0) == 0).all().all()}
+    frames = {k: f for k, f in frames.items() if not (f.fillna(0) == 0).all().all()}
+    if sum(k.startswith("kd/") for k in frames) == 1:
+        frames.pop("kd", None)  # the total of a single KD term is that term: one panel, not two
+    return frames
 
 
 def _term_order(term: str) -> tuple[int, str]:

@@ -76,7 +76,7 @@ def draw_masks(axes: np.ndarray, image: Any, boxes: Any, per_level: Mapping[str,
         axes[r, 4].set_xlim(-0.5, channel.size - 0.5)
         top = float(np.nanmax(channel)) if channel.size and np.isfinite(channel).any() else 1.0
         axes[r, 4].set_ylim(0, top * 1.05)
-        axes[r, 4].set_yticks([0, round(top, 1)])
+        axes[r, 4].set_yticks([top], [f"{top:.2g}"])  # the bars start at 0: the top is the scale
         axes[r, 4].yaxis.tick_right()
         axes[r, 0].set_ylabel(level)
         for c in range(5):

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 CURVES_IN = 1.75  # height of panel (a)
 BAR_IN = 0.17  # per bar of panel (b)
 MASK_LEVELS = 3  # rows of panel (c): the finest levels
+ROW_GAP = 0.06  # inches between the rows of panel (c)
 
 
 def pair_figure(frame: pd.DataFrame, pair: Pair, masks: MaskInputs | None = None) -> Figure:
@@ -44,8 +45,8 @@ def pair_figure(frame: pd.DataFrame, pair: Pair, masks: MaskInputs | None = None
     }
     levels = list(masks.per_level)[:MASK_LEVELS] if masks is not None else []
     cell = (width - 0.45) / len(COLUMNS)
-    heights["c_head"] = 2 * line_h + 0.12 if levels else 0.0
-    heights["c"] = len(levels) * (cell + 0.04)
+    heights["c_head"] = 3 * line_h + 0.16 if levels else 0.0
+    heights["c"] = len(levels) * (cell + ROW_GAP)
     total = sum(heights.values()) + 0.1 * (1 + bool(rows) + bool(levels))
     fig.set_size_inches(width, total)
 
@@ -69,11 +70,12 @@ def pair_figure(frame: pd.DataFrame, pair: Pair, masks: MaskInputs | None = None
         top += heights["b"] + heights["b_x"] + 0.1
     if levels and masks is not None:
         letter("c", top)
+        fig.text(0.2 / width, 1 - top / total, masks.title.splitlines()[0], ha="left", va="top")
         top += heights["c_head"]
         grid = np.empty((len(levels), len(COLUMNS)), dtype=object)
         for r in range(len(levels)):
             for c in range(len(COLUMNS)):
-                grid[r, c] = fig.add_axes(rect(0.35 + c * cell, top + r * (cell + 0.04), cell * 0.9, cell))
+                grid[r, c] = fig.add_axes(rect(0.35 + c * cell, top + r * (cell + ROW_GAP), cell * 0.9, cell))
         draw_masks(grid, masks.image, masks.boxes, {k: masks.per_level[k] for k in levels})
     return fig
 

@@ -1,5 +1,6 @@
 """Speed/accuracy: mAP against inference GFLOPs (top) and against training step time (bottom), one point per
-condition (teachers included), each labelled directly; error bars ± 1 s.d. of mAP over seeds."""
+condition (teachers included), each labelled directly; error bars ± 1 s.d. of mAP over seeds. A panel whose
+cost no record has is left out."""
 
 from __future__ import annotations
 
@@ -53,10 +54,14 @@ def plot_speed_accuracy(frame: pd.DataFrame, out_dir: str | Path) -> list[Path]:
     points = speed_accuracy_points(frame)
     if points.empty:
         return []
+    points = points[points["mAP"].map(math.isfinite)]
+    panels = [(col, label) for col, label in AXES if points[col].map(lambda v: math.isfinite(v) and v > 0).any()]
+    if not panels:
+        return []
     with matplotlib.rc_context(STYLE):
-        fig, axes = plt.subplots(2, 1, figsize=(COLUMN_WIDTH, 4.2))
-        fig.subplots_adjust(left=0.14, right=0.97, top=0.98, bottom=0.09, hspace=0.38)
-        for ax, (col, xlabel) in zip(axes, AXES):
+        fig, axes = plt.subplots(len(panels), 1, figsize=(COLUMN_WIDTH, 2.1 * len(panels)), squeeze=False)
+        fig.subplots_adjust(left=0.14, right=0.97, top=0.98, bottom=0.18 / len(panels), hspace=0.38)
+        for ax, (col, xlabel) in zip(axes[:, 0], panels):
             shown = points[points[col].map(lambda v: math.isfinite(v) and v > 0)]
             for _, r in shown.iterrows():
                 look = r["look"]

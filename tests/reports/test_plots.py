@@ -242,3 +242,16 @@ def test_pair_figure_matches_golden_thumbnail(cmp_sweep, tmp_path):
     golden = np.asarray(Image.open(PAIR_GOLDEN).convert("L"), dtype=np.float64)
     assert thumb.shape == golden.shape
     assert np.abs(thumb - golden).mean() < 6.0  # of 255: fonts may differ slightly across machines
+
+
+def test_loss_panels_leave_out_zero_terms_and_a_single_kd_total(tmp_path, rec):
+    from reports.figures.curves import loss_series
+
+    train = [{"iter": it, "loss": 2.0 / it, "loss_cls": 1.0 / it, "kd": 1.0 / it, "kd/mimic/p3": 1.0 / it,
+              "lr": 0.01, "time_s": 0.1} for it in (10, 20)]  # fmt: skip
+    run = rec.write_run(tmp_path / "s", rec.make_config(method="mimic", teacher="t"), mAP=0.3,
+                        curves={"train": train, "eval": []})  # fmt: skip
+    assert sorted(loss_series([str(run)])) == ["kd/mimic", "loss", "loss_cls"]
+    zero = [{**row, "kd": 0.0, "kd/mimic/p3": 0.0} for row in train]
+    run = rec.write_run(tmp_path / "t", rec.make_config(), mAP=0.3, curves={"train": zero, "eval": []})
+    assert sorted(loss_series([str(run)])) == ["loss", "loss_cls"]

@@ -70,3 +70,8 @@ def test_wandb_rows_carry_the_method_colour(cmp_sweep):
 def test_shade_moves_towards_white_or_black(amount):
     lighter = shade("#808080", amount)
     assert (int(lighter[1:3], 16) > 0x80) == (amount > 0)
+
+
+def test_the_plain_variant_keeps_the_method_look():
+    drawn = looks({"a": "dfmsd", "b": "dfmsd"}, {"a": "Enhance=✗", "b": ""}, ["a", "b"])
+    assert drawn["b"] == method_look("dfmsd", 0) and drawn["a"] == method_look("dfmsd", 1)
