@@ -3,7 +3,6 @@ saving (PNG at 300 dpi and vector PDF, no date in the metadata, so the same reco
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,10 +39,6 @@ class Shown:
     cond: Condition
     label: str
     look: Look
-
-    @property
-    def key(self) -> str:
-        return self.cond.key
 
     @property
     def method(self) -> str:
@@ -134,10 +129,6 @@ def deltas(frame: pd.DataFrame, pair: Pair) -> list[Delta]:
             half = t_interval(Summary(test.mean_diff, test.std_diff, test.n))
             out.append(Delta(s, test.mean_diff, half, test.n))
     return sorted(out, key=lambda d: (-d.mean, d.shown.label))
-
-
-def finite(x: float) -> bool:
-    return x is not None and math.isfinite(x)
 
 
 def save_figure(fig: Figure, out_dir: str | Path, name: str, *, dpi: int = DPI) -> list[Path]:
