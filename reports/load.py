@@ -40,6 +40,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from reports.methods import option_defaults
+
 METRICS = ("mAP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 COST_FIELDS = ("params", "flops", "train_time_s", "step_time_s", "teacher_time_s", "kd_overhead", "infer_time_s")
 # Config fields that never change what a run computes (or that differ between replicas by construction).
@@ -301,6 +303,14 @@ def load_curves(run_dir: str | Path) -> dict[str, list[dict[str, float]]]:
     return {"train": list(curves.get("train") or []), "eval": list(curves.get("eval") or [])}
 
 
+def stage_starts(run_dir: str | Path) -> list[int]:
+    """Iterations where a stage after the first begins (``stages[*].start`` of metrics.json; ``[]`` without)."""
+    metrics = _read_json(Path(run_dir) / "metrics.json") or {}
+    stages = metrics.get("stages") or []
+    starts = [s.get("start") for s in stages if isinstance(s, dict)]
+    return sorted(int(x) for x in starts if isinstance(x, int) and x > 0)
+
+
 # ---------------------------------------------------------------------------- many runs
 
 
@@ -336,16 +346,11 @@ def _show_option_values(frame: pd.DataFrame) -> pd.DataFrame:
     """In each ``distill.options.<k>`` column some run set, the value a run that left ``k`` out ran with (an
     ablation's default arm reads α = 3, not –): from its ``resolved.yaml``; for a record written before that
     existed, the method's default in today's code. Grouping keys are not touched."""
-    from benchmark.distill.methods import METHODS
-
     for column in [c for c in frame.columns if c.startswith("distill.options.")]:
         option = column.removeprefix("distill.options.")
         for index in frame.index[frame[column].isna()]:
             resolved, method = frame.at[index, "_resolved_options"], frame.at[index, "method"]
-            if isinstance(resolved, dict):
-                value = resolved.get(option)
-            else:
-                value = METHODS.get(method).option_defaults().get(option) if method in METHODS else None
+            value = resolved.get(option) if isinstance(resolved, dict) else option_defaults(method).get(option)
             if value is not None:
                 frame[column] = frame[column].astype(object)
                 frame.at[index, column] = value
@@ -371,6 +376,8 @@ def axis_columns(frame: pd.DataFrame) -> list[str]:
             if col.startswith(NON_AXIS_PREFIXES) or col.startswith("cost.") or col.startswith("best."):
                 continue
             if col.startswith("distill.stages.") and ".teacher." in col:
+                continue
+            if col in ("distill.stages", "distill.teacher"):  # empty/absent leaves: `teachers` holds the chain
                 continue
             cols.append(col)
     return sorted(cols)

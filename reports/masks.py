@@ -22,6 +22,8 @@ import yaml
 from torch import Tensor
 
 from benchmark.config import run_config_from_dict
+from reports.methods import method_name
+from reports.style import pair_label
 
 
 @dataclass(frozen=True)
@@ -111,5 +113,6 @@ def mask_inputs_from_run(
             level["mask_channel"] = masks["channel"][0].reshape(-1).cpu()
         per_level[pair.student.name] = level
     teacher_names = "→".join(s.teacher.model.name for s in run.stages)
-    title = f"{method.name}: {teacher_names} → {cfg.model.name}, test image {sample.image_id}"
+    title = f"{method_name(method.name)}, seed {cfg.seed}, test image {sample.image_id}\n"
+    title += pair_label(teacher_names, cfg.model.name)
     return MaskInputs(image=sample.image, boxes=sample.target["boxes"], per_level=per_level, title=title)

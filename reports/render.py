@@ -1,9 +1,10 @@
 """A table as data (header, cells, bold flags, tidy numbers) and its three renderings: Markdown, LaTeX, CSV.
 
 Cells hold plain Unicode text; each renderer escapes it for its format. LaTeX output is a booktabs
-``table`` environment ready to ``\\input`` (needs ``\\usepackage{booktabs,amssymb}``); ``_ % & # $ { } ~ ^ \\``
-are escaped and ``± ✓ ✗ Δ → −`` become math symbols. Every renderer is a pure function of the table, so
-the same records give byte-identical files.
+``table`` environment ready to ``\\input`` (needs ``\\usepackage{booktabs,amssymb}``); ``_ % & # $ { } ~ ^ \\
+< > |`` are escaped, and ``± ✓ ✗ Δ → −`` and the Greek letters of option names (``α β γ ...``) become math symbols
+(compiled with pdflatex in tests/reports/test_latex.py). Every renderer is a pure function of the table,
+so the same records give byte-identical files.
 """
 
 from __future__ import annotations
@@ -74,6 +75,9 @@ _TEX_SPECIAL = {
     "}": r"\}",
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
+    "<": r"\textless{}",  # the default OT1 font encoding would print ¡ ¿ — for < > |
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
 }
 _TEX_UNICODE = {
     "±": r"$\pm$",
@@ -87,6 +91,8 @@ _TEX_UNICODE = {
     "≥": r"$\geq$",
     "≤": r"$\leq$",
 }
+_GREEK = {"α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "epsilon", "λ": "lambda", "τ": "tau"}
+_TEX_UNICODE.update({ch: f"$\\{name}$" for ch, name in _GREEK.items()})
 
 
 def tex_escape(text: str) -> str:

@@ -1,4 +1,5 @@
-"""Statistics over seeds: mean ± sample std with n, and the paired t-test between two conditions.
+"""Statistics over seeds: mean ± sample std with n, the t confidence interval of a mean, and the paired
+t-test between two conditions.
 
 SciPy is not a dependency, so the Student t distribution is computed here from the regularized incomplete
 beta function (continued fraction, modified Lentz; Numerical Recipes §6.4): for t with ν degrees of
@@ -114,3 +115,26 @@ def paired_t_test(a: Mapping[int, float], b: Mapping[int, float]) -> PairedTest:
         return PairedTest(mean, 0.0, n, math.copysign(math.inf, mean) if mean else 0.0, 0.0 if mean else 1.0)
     t = mean / (std / math.sqrt(n))
     return PairedTest(mean, std, n, t, t_sf2(t, n - 1))
+
+
+def t_quantile(q: float, df: float) -> float:
+    """The ``q`` quantile of Student's t with ``df`` degrees of freedom (bisection on :func:`t_cdf` to 1e-12)."""
+    if not 0.0 < q < 1.0:
+        raise ValueError(f"t quantile: q must lie in (0, 1), got {q}")
+    if q < 0.5:
+        return -t_quantile(1.0 - q, df)
+    lo, hi = 0.0, 1.0
+    while t_cdf(hi, df) < q:
+        lo, hi = hi, hi * 2.0
+    while hi - lo > 1e-12 * max(1.0, hi):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if t_cdf(mid, df) < q else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def t_interval(s: Summary, level: float = 0.95) -> float:
+    """Half-width of the two-sided ``level`` t confidence interval of the mean, ``t_{(1+level)/2, n-1} · std /
+    √n`` (NaN for n < 2)."""
+    if s.n < 2 or not math.isfinite(s.std):
+        return math.nan
+    return t_quantile(0.5 + level / 2.0, s.n - 1) * s.std / math.sqrt(s.n)

@@ -1,5 +1,6 @@
 """Tables and figures of a report into W&B: one run per report in the sweep's group, beside the harness's
-``<sweep>-summary`` run, with every table as a ``wandb.Table`` and every PNG figure as a ``wandb.Image``.
+``<sweep>-summary`` run, with every table as a ``wandb.Table`` (rows of a method carry its figure colour) and
+every PNG figure as a ``wandb.Image``; the run config holds the method → colour map.
 
 The run id is derived from the sweep names, so ``report --wandb`` and ``plot --wandb`` (and reruns) add to
 the same run instead of creating new ones. Mode: ``benchmark.run.tracking.resolve_mode`` (offline without an
@@ -16,6 +17,7 @@ import pandas as pd
 
 from benchmark.config import TrackingConfig, sanitize_name
 from reports.render import Table
+from reports.style import method_color
 
 
 def report_run_id(sweeps: Sequence[str]) -> str:
@@ -37,6 +39,21 @@ def tracking_of(frame: pd.DataFrame) -> TrackingConfig:
         else None
     )
     return TrackingConfig(wandb=True, mode="auto", project=str(project), entity=entity)
+
+
+def table_frame(table: Table) -> pd.DataFrame:
+    """The rows W&B gets for ``table``: its tidy numbers, with a ``color`` column (the method's colour of
+    :func:`reports.style.method_color`, ``#RRGGBB``) beside a ``method`` column, so that W&B charts of a
+    report use the colours of its figures."""
+    data = table.data.copy()
+    if "method" in data.columns:
+        data.insert(data.columns.get_loc("method") + 1, "color", data["method"].map(lambda m: method_color(str(m))))
+    return data
+
+
+def method_colors(frame: pd.DataFrame) -> dict[str, str]:
+    """Method → ``#RRGGBB`` for the methods of ``frame`` (stored in the report run's config)."""
+    return {str(m): method_color(str(m)) for m in sorted(frame["method"].unique())}
 
 
 def log_report(
@@ -73,11 +90,11 @@ def log_report(
             mode=mode,
             settings=wandb.Settings(console="off", silent=True),
         )
+        run.config.update({"method_colors": method_colors(frame)}, allow_val_change=True)
         payload: dict[str, object] = {}
         for table in tables:
-            payload[f"tables/{table.name}"] = wandb.Table(
-                dataframe=table.data.astype(object).where(table.data.notna(), None)
-            )
+            data = table_frame(table)
+            payload[f"tables/{table.name}"] = wandb.Table(dataframe=data.astype(object).where(data.notna(), None))
         for fig in sorted(Path(f) for f in figures):
             if fig.suffix == ".png":
                 payload[f"figures/{fig.stem}"] = wandb.Image(str(fig))

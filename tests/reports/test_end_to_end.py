@@ -55,7 +55,7 @@ def test_report_and_plots_from_real_records(tmp_path, monkeypatch, capsys):
 
     assert main(["report", str(out), "--no-paper"]) == 0
     text = (out / "report" / "report.md").read_text()
-    for expected in ("| faster_rcnn_mnv2_fpn256: ", "| FGD |", "| DFMSD (Enhance=✗) |", "| DFMSD (Enhance=✓) |",
+    for expected in ("| faster_rcnn_mnv2_fpn256: ", "| FGD |", "| DFMSD Enhance=✗ |", "| DFMSD |",
                      "## Ablation: e2e", "| Method | Enhance | mAP |", "| none (teacher) |", "(no rows)"):  # fmt: skip
         assert expected in text, expected
     dfmsd_run = frame[(frame["method"] == "dfmsd")]["run_dir"].iloc[0]

@@ -80,7 +80,7 @@ def test_mask_inputs_refuse_runs_without_teacher(tmp_path, rec):
 
 
 def test_wandb_offline_report_run(cmp_sweep, tmp_path):
-    from reports.tables import comparison_table
+    from reports.tables.comparison import comparison_table
     from reports.wandb_log import log_report, report_run_id
 
     frame = load_runs([cmp_sweep])

@@ -3,7 +3,8 @@
 import pytest
 
 from reports.load import load_runs
-from reports.paper import load_paper_rows, paper_entries, paper_table
+from reports.paper import load_paper_rows, paper_entries
+from reports.tables.paper_vs_measured import paper_table
 
 
 def rows_of(method):

@@ -83,3 +83,9 @@ def test_empty_table_renders():
     empty = Table("e", "Empty", "c", ("A", "B"), (), pd.DataFrame(columns=["A", "B"]))
     assert "(no rows)" in render_markdown(empty)
     assert latex_problems(render_latex(empty), 2) == []
+
+
+def test_tex_escape_comparisons_bars_and_greek():
+    """pdflatex's default font encoding prints < > | as ¡ ¿ —, and stops at a bare α (tests/reports/test_latex.py)."""
+    assert tex_escape("<0.001 a|b >1") == "\\textless{}0.001 a\\textbar{}b \\textgreater{}1"
+    assert tex_escape("α=1, β, γ") == "$\\alpha$=1, $\\beta$, $\\gamma$"

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from reports.stats import betainc, paired_t_test, summarize, t_cdf, t_sf2
+from reports.stats import Summary, betainc, paired_t_test, summarize, t_cdf, t_interval, t_quantile, t_sf2
 
 
 @pytest.mark.parametrize(
@@ -63,3 +63,20 @@ def test_paired_test_degenerate_cases():
     same = paired_t_test({0: 2.0, 1: 3.0}, {0: 1.0, 1: 2.0})  # identical differences
     assert same.p == 0.0 and same.std_diff == 0.0
     assert paired_t_test({0: 1.0, 1: 2.0}, {0: 1.0, 1: 2.0}).p == 1.0
+
+
+@pytest.mark.parametrize(
+    ("q", "df", "t"),
+    [(0.975, 1, 12.706204736174698), (0.975, 2, 4.302652729749464), (0.975, 10, 2.228138851986274),
+     (0.995, 3, 5.840909309733350), (0.5, 4, 0.0), (0.025, 2, -4.302652729749464)],
+)  # fmt: skip
+def test_t_quantile_matches_tables(q, df, t):
+    assert t_quantile(q, df) == pytest.approx(t, abs=1e-9)
+
+
+def test_t_interval_half_width():
+    # n = 3, s = 1: 4.3027 / sqrt(3)
+    assert t_interval(Summary(5.0, 1.0, 3)) == pytest.approx(4.302652729749464 / math.sqrt(3))
+    assert math.isnan(t_interval(Summary(5.0, math.nan, 1)))
+    with pytest.raises(ValueError):
+        t_quantile(1.0, 3)

@@ -2,17 +2,15 @@
 
 import pytest
 
+from reports.axes import numeric_axes
+from reports.formatting import fmt_summary
 from reports.load import load_runs
 from reports.stats import Summary
-from reports.tables import (
-    ablation_table,
-    comparison_table,
-    cost_table,
-    fmt_summary,
-    not_finished_table,
-    numeric_axes,
-    sensitivity_table,
-)
+from reports.tables.ablation import ablation_table
+from reports.tables.comparison import comparison_table
+from reports.tables.cost import cost_table
+from reports.tables.not_finished import not_finished_table
+from reports.tables.sensitivity import sensitivity_table
 
 
 def texts(table):
@@ -181,7 +179,7 @@ def test_stagewise_run_joins_the_pair_of_its_final_teacher(tmp_path, rec):
         rec.write_run(sweep, rec.make_config(seed=seed, method="pkd", teacher="big"), mAP=v + 0.01)
         rec.write_run(sweep, rec.make_config(seed=seed, method="dfmsd", stages=["mid", "big"]), mAP=v + 0.02)
     rows = texts(comparison_table(load_runs([sweep])))
-    assert [r[2] for r in rows] == ["student alone", "PKD", "DFMSD via mid→big"]
+    assert [r[2] for r in rows] == ["student alone", "PKD", "DFMSD S-a"]  # S-a: a sequence of teachers
     assert rows[0][0] == "big: –" and rows[2][-1] == "<0.001"  # no teacher metrics; identical +1 differences
     assert rows[2][9] == "+2.0 ± 0.0 (2)"
 
@@ -195,3 +193,44 @@ def test_inheriting_init_still_finds_the_student_alone(tmp_path, rec):
         rec.write_run(sweep, cfg, mAP=0.33)
     rows = texts(comparison_table(load_runs([sweep])))
     assert rows[0][2] == "student alone" and rows[1][9] == "+3.0 ± 0.0 (2)"
+
+
+def test_one_short_display_name_per_condition_in_every_table(tmp_path, rec):
+    """Variants of a method get a suffix (stage reading, then the options that differ), the same in the
+    comparison and the cost table; single-stage runs of another method keep the plain name."""
+    sweep = tmp_path / "s"
+    for seed, v in ((0, 0.30), (1, 0.32)):
+        rec.write_run(sweep, rec.make_config(seed=seed), mAP=v)
+        rec.write_run(sweep, rec.make_config(seed=seed, method="fgd", teacher="big"), mAP=v + 0.01)
+        rec.write_run(sweep, rec.make_config(seed=seed, method="dfmsd", stages=["mid", "big"]), mAP=v + 0.02)
+        rec.write_run(sweep, rec.make_config(seed=seed, method="dfmsd", stages=["big", "big"]), mAP=v + 0.03)
+        cfg = rec.make_config(seed=seed, method="dfmsd", stages=["big", "big"], options={"alpha": 1.0})
+        rec.write_run(sweep, cfg, mAP=v + 0.04)
+    frame = load_runs([sweep])
+    methods = [r[2] for r in texts(comparison_table(frame))]
+    assert methods == ["student alone", "FGD", "DFMSD S-a", "DFMSD S-b α=1", "DFMSD S-b"]
+    assert [r[1] for r in texts(cost_table(frame))] == ["none (student)", *methods[1:]]
+    assert "S-b: stage-wise with one teacher" in comparison_table(frame).caption
+
+
+def test_variant_suffix_names_the_differing_option(ablation_sweep):
+    from reports.conditions import conditions, variant_labels
+
+    frame = load_runs([ablation_sweep])
+    labels = set(variant_labels([c for c in conditions(frame) if c.method == "dfmsd"]).values())
+    assert "DFMSD Dual=spatial Enhance=✗ Align=none" in labels and "DFMSD Align=none" in labels
+    assert "DFMSD S-a" in labels and "DFMSD" in labels  # two stages, two teachers: S-a
+    assert len(labels) == len(VARIANTS)
+
+
+def test_ablation_columns_are_not_duplicated(tmp_path, rec):
+    """A stage-wise arm beside single-teacher methods: one Stages and one Teachers column (the empty
+    ``distill.stages`` leaf of the single-teacher runs is not an axis of its own)."""
+    sweep = tmp_path / "s"
+    for seed in (0, 1):
+        rec.write_run(sweep, rec.make_config(seed=seed), mAP=0.30)
+        rec.write_run(sweep, rec.make_config(seed=seed, method="fgd", teacher="big"), mAP=0.31)
+        rec.write_run(sweep, rec.make_config(seed=seed, method="dfmsd", stages=["mid", "big"]), mAP=0.32)
+    header = ablation_table("s", load_runs([sweep])).header
+    assert header[:3] == ("Method", "Stages", "Teachers")
+    assert len({h.lower() for h in header}) == len(header)
