@@ -89,6 +89,8 @@ def numeric_axes(runs: pd.DataFrame) -> list[str]:
 
 
 def _numeric_varying(runs: pd.DataFrame) -> list[str]:
+    """Numeric axes that vary among the runs of one method (an option two methods set differently, e.g.
+    DFMSD's and DMKD's default alpha, is not a swept axis)."""
     out = []
     for axis in varying_axes(runs):
         if axis == "distill.n_stages":
@@ -96,9 +98,9 @@ def _numeric_varying(runs: pd.DataFrame) -> list[str]:
         values = [
             scalar(v) for v in runs[axis].tolist() if v is not None and not (isinstance(v, float) and math.isnan(v))
         ]
-        if len({repr(v) for v in values}) > 1 and all(
-            isinstance(v, int | float) and not isinstance(v, bool) for v in values
-        ):
+        numeric = values and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+        within = any(group[axis].map(repr).nunique() > 1 for _, group in runs.groupby("method"))
+        if numeric and within:
             out.append(axis)
     return out
 

@@ -2,9 +2,9 @@
 
     python reports/examples/collect_records.py OUT_DIR DEST_DIR
 
-The copy holds, per run, ``config.yaml``, ``status.json``, ``metrics.json`` and ``env.json``, plus the sweep's
-``plan.json``: everything ``dfmsd-bench report`` and ``dfmsd-bench plot`` (except ``--masks``, which needs the
-weights) read, so a committed example can be regenerated from the repository alone.
+The copy holds, per run, ``config.yaml``, ``resolved.yaml``, ``status.json``, ``metrics.json`` and ``env.json``,
+plus the sweep's ``plan.json``: everything ``dfmsd-bench report`` and ``dfmsd-bench plot`` (except ``--masks``, which
+needs the weights) read, so a committed example can be regenerated from the repository alone.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import shutil
 import sys
 from pathlib import Path
 
-FILES = ("config.yaml", "status.json", "metrics.json", "env.json")
+FILES = ("config.yaml", "resolved.yaml", "status.json", "metrics.json", "env.json")
 
 
 def collect(out: Path, dest: Path) -> int:
