@@ -42,10 +42,14 @@ SPLITS = {
     "train": ("2019_YELL_2_528000_4978000_image_crop2", "SOAP_061"),
     "test": ("2019_YELL_2_541000_4977000_image_crop", "OSBS_029"),
 }
+# The protocol split (sweeps/neon_converged.yaml): a validation block carved out of the training site, spatially
+# disjoint from the tiles trained on (the bottom tile rows of the large training image); the test site is untouched.
+VAL_SOURCE = "2019_YELL_2_528000_4978000_image_crop2"
+VAL_FIRST_ROW = 5
 TILE_SIZE = 400
 MIN_INSIDE = 0.5
 CATEGORY = {"id": 1, "name": "tree", "supercategory": "plant"}
-FORMAT_VERSION = 1  # bump when the generated content changes (invalidates prepared folders)
+FORMAT_VERSION = 2  # bump when the generated content changes (invalidates prepared folders)
 
 
 @dataclass(frozen=True)
@@ -176,14 +180,18 @@ def neon_params() -> dict[str, Any]:
         "tile_size": TILE_SIZE,
         "min_inside": MIN_INSIDE,
         "splits": {k: list(v) for k, v in SPLITS.items()},
+        "val": {"source": VAL_SOURCE, "first_row": VAL_FIRST_ROW},
     }
 
 
 def prepare_neon(root: Path | None = None, *, force: bool = False, progress: bool = True) -> Path:
     """The prepared NEON folder (default ``<cache>/neon``), built on first use; later calls only verify it.
 
-    Layout: ``annotations/instances_{train,test}.json``, ``{train,test}/*.png``, ``LICENSE-DATA.md``,
-    ``LICENSE-deepforest.txt``. The only network access is ``pip download`` of the pinned wheel, once.
+    Layout: ``annotations/instances_{train,test}.json``, ``{train,test}/*.png``, the protocol split of the
+    training tiles ``annotations/instances_{train_core,val}.json`` (images in ``train/``: the validation block is
+    the tiles of ``VAL_SOURCE`` from tile row ``VAL_FIRST_ROW`` on, ``train_core`` the other training tiles),
+    ``LICENSE-DATA.md``, ``LICENSE-deepforest.txt``. The only network access is ``pip download`` of the pinned
+    wheel, once.
     """
     root = Path(root) if root is not None else default_neon_root()
     return build_atomically(
@@ -244,6 +252,10 @@ def build_neon(out: Path, wheel: Path, *, progress: bool = True) -> dict[str, An
             (out / "annotations").mkdir(exist_ok=True)
             (out / "annotations" / f"instances_{split}.json").write_text(json.dumps(coco, indent=1) + "\n")
             stats[split] = {"images": len(images), "boxes": len(annotations), "sources": per_source}
+            if split == "train":
+                for name, part in protocol_split(coco).items():
+                    (out / "annotations" / f"instances_{name}.json").write_text(json.dumps(part, indent=1) + "\n")
+                    stats[name] = {"images": len(part["images"]), "boxes": len(part["annotations"])}
         bar.close()
         (out / "LICENSE-deepforest.txt").write_bytes(_read(zf, members, LICENSE_MEMBER, wheel))
     template = resources.files("benchmark.data").joinpath("neon_license.md").read_text()
@@ -257,6 +269,23 @@ def build_neon(out: Path, wheel: Path, *, progress: bool = True) -> dict[str, An
         )
     )
     return stats
+
+
+def protocol_split(train: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{"train_core": ..., "val": ...}``: the training COCO dict cut into the tiles trained on and the spatially
+    disjoint validation block (tiles of ``VAL_SOURCE`` in rows ``>= VAL_FIRST_ROW``), same ids and file names."""
+
+    def in_val(image: dict[str, Any]) -> bool:
+        stem, row = image["file_name"].rsplit("_r", 1)
+        return stem == VAL_SOURCE and int(row.split("_", 1)[0]) >= VAL_FIRST_ROW
+
+    out = {}
+    for name, keep in (("train_core", lambda im: not in_val(im)), ("val", in_val)):
+        images = [im for im in train["images"] if keep(im)]
+        ids = {im["id"] for im in images}
+        annotations = [a for a in train["annotations"] if a["image_id"] in ids]
+        out[name] = {**train, "images": images, "annotations": annotations}
+    return out
 
 
 def _image_member(members: set[str], stem: str, voc: VocAnnotation) -> str:

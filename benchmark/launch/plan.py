@@ -155,10 +155,10 @@ def build_plan(sweep: Sweep, *, allow_missing_inputs: bool = False) -> Plan:
             teachers.setdefault(tid, PlannedRun(tid, teacher, "teacher"))
             if tid not in deps:
                 deps.append(tid)
-        student = dataclasses.replace(cfg, tracking=_tracking(cfg, "student"))
+        student = dataclasses.replace(cfg, tracking=_tracking(cfg, cfg.role))
         rid = student.run_id()
         labels = tuple((k, v) for k, v in point.labels.items())
-        students.setdefault(rid, PlannedRun(rid, student, "student", tuple(deps), labels))
+        students.setdefault(rid, PlannedRun(rid, student, cfg.role, tuple(deps), labels))
     plan = Plan(sweep.name, sweep.source, ablation_order=sweep.ablation_order, missing_inputs=tuple(missing))
     plan.runs.update(teachers)
     for rid, run in students.items():
