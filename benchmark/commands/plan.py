@@ -6,6 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
+from benchmark.commands import overrides_anywhere
 from benchmark.errors import UserError
 from benchmark.launch.plan import Plan, estimate_flops, load_plan
 from benchmark.launch.scheduler import node_dir, run_state
@@ -23,6 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("sweep", help="sweep file (sweeps/*.yaml)")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="override any run-config key for every run")
+    overrides_anywhere(p)
     p.add_argument("--out", help="output directory to compare against (default: runs/<sweep name>)")
     p.add_argument(
         "--gpu-tflops",

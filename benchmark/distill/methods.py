@@ -63,13 +63,24 @@ class MethodSpec:
         return {k: v for k, v in values.items() if k not in preset_keys}
 
     def option_problems(self, options: Mapping[str, Any]) -> list[str]:
-        """One line per option the criterion does not accept."""
-        accepted = self.accepted_options()
-        return [
-            f"method {self.name!r} has no option {k!r} (accepted: {', '.join(sorted(accepted)) or 'none'})"
-            for k in options
-            if k not in accepted
-        ]
+        """One line per option the criterion does not accept, or whose value is not of its default's kind (a
+        number, true/false, a string): what would otherwise fail only in training."""
+        params = self._parameters()
+        problems = []
+        for key, value in options.items():
+            if key not in params:
+                accepted = ", ".join(sorted(params)) or "none"
+                problems.append(f"method {self.name!r} has no option {key!r} (accepted: {accepted})")
+                continue
+            default = params[key].default
+            if isinstance(default, bool) and not isinstance(value, bool):
+                problems.append(f"method {self.name!r} option {key!r}: expected true/false, got {value!r}")
+            elif isinstance(default, int | float) and not isinstance(default, bool):
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    problems.append(f"method {self.name!r} option {key!r}: expected a number, got {value!r}")
+            elif isinstance(default, str) and not isinstance(value, str):
+                problems.append(f"method {self.name!r} option {key!r}: expected a string, got {value!r}")
+        return problems
 
     def resolve_options(self, student_kind: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Every constructor option's value: constructor defaults, method defaults, the preset for

@@ -20,6 +20,7 @@ import yaml
 
 from benchmark.atomic import atomic_write_text
 from benchmark.config import RunConfig, run_config_from_dict
+from benchmark.config.yaml_io import load_yaml_file
 from benchmark.run.metrics import RunMetrics
 
 if TYPE_CHECKING:
@@ -135,13 +136,13 @@ class RunRecord:
         """``resolved.yaml`` as a mapping (None for a record written before it existed)."""
         if not self.resolved_path.exists():
             return None
-        data = yaml.safe_load(self.resolved_path.read_text(encoding="utf-8"))
+        data = load_yaml_file(self.resolved_path, "resolved run")
         return data if isinstance(data, dict) else None
 
     def read_config(self) -> dict[str, Any] | None:
         if not self.config_path.exists():
             return None
-        data = yaml.safe_load(self.config_path.read_text(encoding="utf-8"))
+        data = load_yaml_file(self.config_path, "run config")
         if not isinstance(data, dict):
             raise ValueError(f"{self.config_path}: expected a mapping")
         return data

@@ -51,8 +51,9 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from benchmark.atomic import atomic_torch_save
+from benchmark.atomic import DiskFull, atomic_torch_save
 from benchmark.cache import LiveTeacher, default_cache_root, teacher_source
+from benchmark.checkpoints import CheckpointError, load_torch_file
 from benchmark.config import ConfigError, RunConfig
 from benchmark.data.coco import Batch
 from benchmark.run.batches import BatchStream
@@ -505,7 +506,7 @@ def _train_locked(
     try:
         state = None
         if record.last_checkpoint.is_file():
-            state = torch.load(record.last_checkpoint, map_location="cpu", weights_only=True)
+            state = load_torch_file(record.last_checkpoint)
         trainer = Trainer(
             run,
             record,
@@ -527,25 +528,35 @@ def _train_locked(
         _loop(trainer, record, tracker, progress, stop_after, stop_event)
         metrics = _finish(trainer, record, tracker, progress)
     except BaseException as exc:
-        reason = str(exc) if isinstance(exc, RunFailed) else one_line(f"{type(exc).__name__}: {exc}")
-        if isinstance(exc, KeyboardInterrupt):
-            reason = f"interrupted at iteration {trainer.iteration if trainer else 0}"
-        record.log(reason if isinstance(exc, RunFailed) else traceback.format_exc())
-        if isinstance(exc, RunStopped | KeyboardInterrupt):
-            # stopped on request, with last.pt saved: the status stays "running" (an interrupted run once the
-            # lock is free), so relaunching the sweep resumes it instead of counting it as failed
-            record.update_status(reason=reason)
-        else:
-            record.mark_failed(reason)
-        if trainer is not None:
-            record.update_status(iteration=trainer.iteration, stage=trainer.stage)
-            record.write_metrics(_metrics(run, trainer))
+        reason = failure_reason(exc, trainer.iteration if trainer else 0)
+        try:
+            record.log(reason if isinstance(exc, RunFailed | DiskFull) else traceback.format_exc())
+            if isinstance(exc, RunStopped | KeyboardInterrupt):
+                # stopped on request, with last.pt saved: the status stays "running" (an interrupted run once the
+                # lock is free), so relaunching the sweep resumes it instead of counting it as failed
+                record.update_status(reason=reason)
+            else:
+                record.mark_failed(reason)
+            if trainer is not None:
+                record.update_status(iteration=trainer.iteration, stage=trainer.stage)
+                record.write_metrics(_metrics(run, trainer))
+        except OSError as write_error:  # e.g. the disk is still full: say so, keep the first reason
+            print(f"error: {reason} (and the record could not be updated: {write_error})", file=sys.stderr)
         tracker.finish(exit_code=1)
         if isinstance(exc, RunFailed | KeyboardInterrupt | ConfigError):
             raise
         raise RunFailed(reason) from exc
     tracker.finish(exit_code=0)
     return metrics
+
+
+def failure_reason(exc: BaseException, iteration: int) -> str:
+    """The one line status.json keeps for a run that ended with ``exc`` (the traceback goes to log.txt)."""
+    if isinstance(exc, KeyboardInterrupt):
+        return f"interrupted at iteration {iteration}"
+    if isinstance(exc, RunFailed | DiskFull | CheckpointError):
+        return one_line(str(exc))
+    return one_line(f"{type(exc).__name__}: {exc}")
 
 
 def _warn_to(record: RunRecord) -> Any:

@@ -1,6 +1,7 @@
 """The run DAG: teachers shared and trained once, stage-wise runs depending on every stage teacher, ordering."""
 
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -42,7 +43,7 @@ def test_stage_wise_run_depends_on_every_stage_teacher():
 
 def test_explicit_checkpoint_is_no_dependency(tmp_path):
     ckpt = tmp_path / "t.pt"
-    ckpt.write_bytes(b"x")
+    torch.save({"model": {}}, ckpt)
     teacher = {"model": {"name": "faster_rcnn_mnv2_fpn256"}, "checkpoint": str(ckpt)}
     p = plan({"include": [{"distill.method": "mimic", "distill.teacher": teacher}]})
     assert len(p.runs) == 1 and next(iter(p.runs.values())).deps == ()

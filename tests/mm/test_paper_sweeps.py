@@ -3,10 +3,12 @@ without them every missing input is named. Model cards are counted on the meta d
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 pytest.importorskip("mmdet")
@@ -29,17 +31,18 @@ def needed_files(path: Path) -> set[str]:
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-    """A run folder with an empty COCO layout and empty checkpoint files: enough for planning."""
+    """A run folder with an empty (valid) COCO layout and empty weights files: enough for planning."""
     root = tmp_path_factory.mktemp("paper")
     coco = root / "coco"
     for folder in ("annotations", "train2017", "val2017"):
         (coco / folder).mkdir(parents=True)
     for split in ("train2017", "val2017"):
-        (coco / "annotations" / f"instances_{split}.json").write_text("{}")
+        empty = {"images": [], "annotations": [], "categories": [{"id": 1, "name": "thing"}]}
+        (coco / "annotations" / f"instances_{split}.json").write_text(json.dumps(empty))
     (root / "checkpoints").mkdir()
     for path in SWEEPS:
         for name in needed_files(path):
-            (root / name).touch()
+            torch.save({"state_dict": {}}, root / name)
     return root
 
 

@@ -39,7 +39,7 @@ def test_shard_splits_a_global_batch_over_ranks():
 def test_batch_must_split_evenly(make_run):
     assert any("global batch" in m for _, m in run_problems(make_run(batch_size=3, processes=2)))
     assert not run_problems(make_run(batch_size=4, processes=2))
-    assert ("train.processes", "must be >= 1, got 0") in run_problems(make_run(processes=0))
+    assert ("train.processes", "must be an integer in [1, 4_096], got 0") in run_problems(make_run(processes=0))
 
 
 def test_multi_process_config_needs_a_distributed_launch(monkeypatch):

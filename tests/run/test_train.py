@@ -75,7 +75,7 @@ def test_teacher_stays_frozen_through_a_step(tmp_path, make_run, teacher_ckpts):
 
 
 def test_non_finite_loss_fails_the_run(tmp_path, make_run):
-    cfg = make_run(optimizer="sgd", lr=1e30, warmup_iters=0, grad_clip=None, iterations=5)
+    cfg = make_run(optimizer="sgd", lr=10.0, warmup_iters=0, grad_clip=None, iterations=30, diverge_factor=None)
     with pytest.raises(NonFiniteLoss):
         train_run(cfg, tmp_path / "a", progress=False)
     status = RunRecord(tmp_path / "a").read_status()
