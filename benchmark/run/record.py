@@ -3,7 +3,7 @@
 Format: ``docs/record-format.md``. Every file is written atomically (temp file in the same directory,
 fsync, ``os.replace``), so a reader never sees half a file; readers return ``None`` for a file that is not
 there yet. Nothing written here may contain a secret: every string passes :func:`scrub`, which replaces
-the value of any environment variable whose name contains KEY, TOKEN, SECRET or PASSWORD.
+the value of any environment variable named like a secret (:func:`secret_names`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from benchmark.run.resolve import ResolvedRun
 
 STATES = ("queued", "running", "done", "failed")
-SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
+SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASS", "CREDENTIAL", "AUTH")
 REDACTED = "<redacted>"
 MIN_SECRET_LEN = 6  # shorter values ("1", "true") are flags, not secrets, and would mangle every file
 
@@ -35,10 +35,17 @@ MIN_SECRET_LEN = 6  # shorter values ("1", "true") are flags, not secrets, and w
 # ---------------------------------------------------------------------------- secrets
 
 
+def secret_names(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Names of environment variables named like a secret (KEY, TOKEN, SECRET, PASS(WORD), CREDENTIAL, AUTH:
+    API keys, cloud credentials, cluster job tokens such as ``SLURM_JOB_TOKEN``)."""
+    env = os.environ if environ is None else environ
+    return sorted(k for k in env if any(m in k.upper() for m in SECRET_MARKERS))
+
+
 def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
     """Values of environment variables named like a secret, longest first."""
     env = os.environ if environ is None else environ
-    values = {v for k, v in env.items() if any(m in k.upper() for m in SECRET_MARKERS) and len(v) >= MIN_SECRET_LEN}
+    values = {env[k] for k in secret_names(env) if len(env[k]) >= MIN_SECRET_LEN}
     return sorted(values, key=len, reverse=True)
 
 
