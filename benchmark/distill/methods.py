@@ -32,6 +32,7 @@ class MethodSpec:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     description: str = ""
+    weights: tuple[str, ...] = ()  # the options that weight its loss terms (all 0: the student alone)
 
     @property
     def needs_teacher(self) -> bool:
@@ -109,6 +110,7 @@ def register_method(
     *,
     display: str,
     description: str,
+    weights: tuple[str, ...],
     defaults: Mapping[str, Any] | None = None,
     presets: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Callable[[C], C]:
@@ -124,6 +126,7 @@ def register_method(
                 defaults=dict(defaults or {}),
                 presets={k: dict(v) for k, v in (presets or {}).items()},
                 description=description,
+                weights=tuple(weights),
             ),
         )
         return cls
