@@ -10,7 +10,7 @@
 # Exit status: 0 ok, 3 no cluster can run here (the one-line reason is on stderr; the tests skip with it),
 # 1 any other failure. `start` and `stop` are idempotent. Runs as root (apt-get; slurmd launches jobs).
 #
-# Environment: DFMSD_SLURM_STATE (state directory, default /tmp/dfmsd-slurm-<uid>: config, keys, sockets, pid
+# Environment: DFMSD_SLURM_STATE (state directory, default /tmp/dfmsd-slurm: config, keys, sockets, pid
 # files, logs, spool, database; short, since it holds unix sockets), DFMSD_SLURM_PORT (default 6817:
 # slurmctld; slurmd, slurmdbd and MariaDB use the next three ports).
 #
@@ -29,10 +29,11 @@
 # * SelectType=select/cons_tres with CR_Core_Memory and DefMemPerCPU = memory / CPUs, so jobs without
 #   --mem share the node instead of each taking all of its memory.
 # * KillWait=30: the grace time between SIGTERM and SIGKILL on cancel, requeue and time limit.
-# * AuthInfo cred_expire=20: a requeued job may start again after 21 s (Slurm's default is 120 s).
+# * AuthInfo cred_expire=20: a requeued job may start again after 21 s (Slurm's default is 120 s), and
+#   sched_interval=5,bf_interval=5: pending jobs are looked at every 5 s (default 60 and 30 s), one node.
 set -euo pipefail
 
-STATE=${DFMSD_SLURM_STATE:-/tmp/dfmsd-slurm-$(id -u)}
+STATE=${DFMSD_SLURM_STATE:-/tmp/dfmsd-slurm}
 PORT=${DFMSD_SLURM_PORT:-6817}
 ETC=$STATE/etc
 RUN=$STATE/run
@@ -146,6 +147,7 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 DefMemPerCPU=$((mem / cpus))
 SchedulerType=sched/backfill
+SchedulerParameters=sched_interval=5,bf_interval=5
 JobRequeue=1
 MailProg=/bin/true
 KillWait=30
