@@ -20,7 +20,15 @@ from pathlib import Path
 
 from benchmark.launch.plan import PlannedRun
 from benchmark.launch.slurm_jobs import LIVE_STATES, base_state, read_job, write_job
-from benchmark.launch.worker import DEFAULT_TRAINER, EXIT_BUSY, EXIT_STOPPED, run_one, run_rank, stop_trainer
+from benchmark.launch.worker import (
+    DEFAULT_TRAINER,
+    EXIT_BUSY,
+    EXIT_STOPPED,
+    is_locked,
+    run_one,
+    run_rank,
+    stop_trainer,
+)
 from benchmark.run.record import RunRecord, one_line
 
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -297,7 +305,7 @@ class SlurmExecutor(Executor):
         self.poll_interval = poll_interval
         self.state_poll_s = state_poll_s
         self.refreshed = time.monotonic()
-        self.jobs: dict[str, tuple[object, float]] = {}
+        self.jobs: dict[str, tuple[object, float, Path]] = {}  # run id -> (job, start, record dir)
 
     def parameters(self, run: PlannedRun) -> dict[str, object]:
         """submitit parameters from ``cfg.resources`` (generic names; ``slurm_*`` ignored off Slurm)."""
@@ -342,7 +350,7 @@ class SlurmExecutor(Executor):
                 jobs = [self.executor.submit(call) for call in calls]
             now = time.monotonic()
             for run, job in zip(group, jobs):
-                self.jobs[run.run_id] = (job, now)
+                self.jobs[run.run_id] = (job, now, run.record_dir(self.runs_root))
                 if self.cluster == "slurm":
                     write_job(run.record_dir(self.runs_root), job.job_id, job.num_tasks)
                 started.append(run.run_id)
@@ -362,7 +370,7 @@ class SlurmExecutor(Executor):
         for run, job in jobs:
             state = base_state(job.state)
             if state in LIVE_STATES:
-                self.jobs[run.run_id] = (job, time.monotonic())
+                self.jobs[run.run_id] = (job, time.monotonic(), run.record_dir(self.runs_root))
                 attached.append(run.run_id)
                 print(f"{run.run_id}: following its Slurm job {job.job_id} ({state})", file=sys.stderr)
         return attached
@@ -372,8 +380,9 @@ class SlurmExecutor(Executor):
         while True:
             self._refresh()
             out = []
-            for rid, (job, t0) in list(self.jobs.items()):
-                if not job.done():
+            for rid, (job, t0, record_dir) in list(self.jobs.items()):
+                # Slurm says CANCELLED at once, while the trainer may still be saving: over once its locks are free
+                if not job.done() or is_locked(record_dir):
                     continue
                 del self.jobs[rid]
                 rc, reason = self._ending(job)
@@ -403,7 +412,7 @@ class SlurmExecutor(Executor):
 
     def stop(self) -> None:
         """Cancel jobs that have not ended (their runs stay resumable)."""
-        for job, _ in self.jobs.values():
+        for job, _, _ in self.jobs.values():
             with contextlib.suppress(Exception):
                 job.cancel(check=False)
         self.jobs.clear()
