@@ -104,7 +104,7 @@ def _weights(record: Path) -> dict[str, torch.Tensor]:
 
 
 def _losses(record: Path) -> list[float]:
-    return [row["loss"] for row in RunRecord(record).read_metrics()["curves"]["train"]]
+    return [row["loss"] for row in RunRecord(record).read_metrics().curves["train"]]
 
 
 def test_teacher_then_students_as_dependent_jobs_and_status_shows_them(tmp_path, smoke_dict, slurm_cluster):
@@ -155,7 +155,7 @@ def test_requeue_mid_training_resumes_and_ends_like_an_uninterrupted_run(tmp_pat
     assert read_attempts(record)[1]["stopped"] is True
     a, b = _weights(reference), _weights(record)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    assert RunRecord(record).read_metrics()["final"] == RunRecord(reference).read_metrics()["final"]
+    assert RunRecord(record).read_metrics().final == RunRecord(reference).read_metrics().final
     assert _losses(record) == _losses(reference)
 
 
@@ -256,7 +256,7 @@ def test_two_task_ddp_run_equals_the_local_two_process_run(tmp_path, smoke_dict,
     # processes (gloo, one thread each) agree exactly (measured), so that is what is asserted
     a, b = _weights(local), _weights(record)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    assert RunRecord(record).read_metrics()["final"] == RunRecord(local).read_metrics()["final"]
+    assert RunRecord(record).read_metrics().final == RunRecord(local).read_metrics().final
     assert _losses(record) == _losses(local)
 
 
