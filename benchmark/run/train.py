@@ -193,6 +193,7 @@ class Trainer:
         self.teacher_times: list[float] = []
         self.train_time_s = 0.0
         self.eval_time_s = 0.0
+        self.eval_sets: dict[str, Any] = {}  # evaluation datasets by split, built on first use
         self.window: dict[str, float] = {}  # sums of the loss values since the last curve row
         self.window_count = 0
 
@@ -405,16 +406,14 @@ def _metrics(run: ResolvedRun, trainer: Trainer | None, **fields: Any) -> RunMet
     )
 
 
-def _teacher_final(trainer: Trainer, test_set: Any, progress: bool) -> dict[str, float] | None:
-    """The last-stage teacher's test metrics: from its run record if it has one, else evaluated here."""
+def _teacher_final(trainer: Trainer, split: str, progress: bool) -> dict[str, float]:
+    """The last-stage teacher's metrics on ``split``: from its run record if it has them, else evaluated here."""
     if trainer.teacher_run_id is not None:
         metrics = RunRecord(trainer.runs_root / trainer.teacher_run_id).read_metrics()
-        if metrics is not None and metrics.final:
-            return metrics.final
-    metrics, _ = evaluate(
-        trainer.teacher, test_set, trainer.cfg.eval, trainer.device, progress=progress, dist=trainer.dist
-    )
-    return metrics
+        recorded = None if metrics is None else (metrics.final_val if split == "val" else metrics.final)
+        if recorded:
+            return recorded
+    return _evaluate_split(trainer, split, progress, model=trainer.teacher)[0]
 
 
 def train_run(
@@ -572,14 +571,21 @@ def _eval_split(cfg: RunConfig) -> str:
     return "val" if cfg.data.val_ann else "test"
 
 
-def _evaluate_split(trainer: Trainer, split: str, progress: bool) -> tuple[dict[str, float], float]:
+def _evaluate_split(
+    trainer: Trainer, split: str, progress: bool, *, model: Any = None
+) -> tuple[dict[str, float], float]:
+    """COCO metrics and seconds per image of the student (or ``model``) on ``split`` (its dataset built once)."""
     from benchmark.data import build_dataset
 
-    cache = trainer.__dict__.setdefault("_eval_sets", {})
-    if split not in cache:
-        cache[split] = build_dataset(trainer.cfg.data, split, progress=progress)
+    if split not in trainer.eval_sets:
+        trainer.eval_sets[split] = build_dataset(trainer.cfg.data, split, progress=progress)
     metrics, seconds = evaluate(
-        trainer.student, cache[split], trainer.cfg.eval, trainer.device, progress=progress, dist=trainer.dist
+        trainer.student if model is None else model,
+        trainer.eval_sets[split],
+        trainer.cfg.eval,
+        trainer.device,
+        progress=progress,
+        dist=trainer.dist,
     )
     return {k: float(metrics[k]) for k in METRIC_NAMES}, seconds
 
@@ -680,10 +686,12 @@ def _finish(trainer: Trainer, record: RunRecord, tracker: Tracker, progress: boo
     evals.append({"iter": trainer.iteration, "split": "test", **final})
     trainer.curves["eval"] = evals
     record.log("final " + " ".join(f"{k}={v:.4f}" for k, v in final.items()))
-    teacher_final = None
+    teacher_final = teacher_final_val = None
     if cfg.eval.eval_teacher and trainer.teacher is not None:
-        teacher_final = _teacher_final(trainer, trainer.__dict__["_eval_sets"]["test"], progress)
+        teacher_final = _teacher_final(trainer, "test", progress)
         record.log("teacher " + " ".join(f"{k}={v:.4f}" for k, v in teacher_final.items()))
+        if cfg.data.val_ann:
+            teacher_final_val = _teacher_final(trainer, "val", progress)
     split = _eval_split(cfg)
     best = max((e for e in evals if e.get("split", "test") == split), key=lambda e: e["mAP"])
     metrics = _metrics(
@@ -692,6 +700,7 @@ def _finish(trainer: Trainer, record: RunRecord, tracker: Tracker, progress: boo
         final=final,
         final_val=final_val,
         teacher_final=teacher_final,
+        teacher_final_val=teacher_final_val,
         best={"mAP": best["mAP"], "iter": best["iter"], "split": split},
         infer_time_s=infer_time,
         weights_sha256=weights_sha256,
