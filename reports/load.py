@@ -19,7 +19,8 @@ Columns
   tag of ``tracking.tags``; else ``1x``/``2x``/... for COCO runs of 12/24/... epochs; else ``<iterations>it``),
   ``role`` (student | teacher: metrics.json, else
   plan.json, else a ``teacher-`` run name)
-* metrics: ``mAP AP50 AP75 APs APm APl AR1 AR10 AR100 ARs ARm ARl`` (final, COCO units in [0, 1]),
+* metrics: ``mAP AP50 AP75 APs APm APl AR1 AR10 AR100 ARs ARm ARl`` (final, COCO units in [0, 1], of the split
+  ``load_runs`` was asked for; column ``split``), ``stability.max_loss``, ``stability.max_ratio``,
   ``teacher_<metric>`` (teacher on the same split), ``cost.<field>``, ``best.mAP``, ``best.iter``
 * grouping keys: ``config_key`` (seed replicates share it) and ``base_key`` (the run of the same student
   without distillation shares it), as the resolved run computed them (``resolved.yaml``: resolved values, so a
@@ -282,6 +283,9 @@ def load_run(run_dir: Path, sweep: str = "", *, split: str = "test") -> dict[str
     best = (metrics.best if metrics else None) or {}
     row["best.mAP"] = _number(best.get("mAP"))
     row["best.iter"] = _number(best.get("iter"))
+    stability = vars(metrics.stability) if metrics else {}
+    for name in ("max_loss", "max_ratio", "max_ratio_iter"):
+        row[f"stability.{name}"] = _number(stability.get(name))
     if row["state"] == "done" and math.isnan(row["mAP"]):
         row["state"], row["reason"] = "incomplete", f"state is done but metrics.json has no final {split} mAP"
 
