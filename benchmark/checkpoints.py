@@ -1,20 +1,67 @@
 """Torch files that users and runs hand over (checkpoints, weights), read safely with one-line refusals.
 
-:func:`load_torch_file` is ``torch.load(..., weights_only=True)`` (inside the mmengine allow-list of
-:mod:`benchmark.zoo.mmdet.checkpoint`, which admits only the numpy and log types mmdet checkpoints hold); a file
-that needs arbitrary code to load is refused as ``refused to load <file>: it is not a plain weights file (torch
+:func:`load_torch_file` is ``torch.load(..., weights_only=True)`` (retried inside :func:`mm_safe_globals`, the
+allow-list of the numpy and log types mmengine checkpoints hold, when mmengine is installed); a file that needs
+arbitrary code to load is refused as ``refused to load <file>: it is not a plain weights file (torch
 weights_only)`` and a damaged one as ``cannot read <file>: ...`` (:class:`CheckpointError`); nothing in it runs.
 :func:`check_weights_file` is the validator's version: the problem as a line, remembered per file state.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import pickle
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from benchmark.errors import UserError
+
+
+def _history_buffer_getattr(obj: object, name: str) -> object:
+    """The one ``getattr`` an mmengine checkpoint pickles: a statistics method of ``HistoryBuffer``.
+
+    Bound to the name ``builtins.getattr`` for the unpickler only; any other attribute is refused, so
+    allowing it does not open the general ``getattr`` escape that ``weights_only`` exists to block.
+    """
+    from mmengine.logging import HistoryBuffer
+
+    if obj is HistoryBuffer and name in HistoryBuffer._statistics_methods:
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(f"checkpoint asks for getattr({obj!r}, {name!r}); refused")
+
+
+def _safe_types() -> list[object]:
+    """numpy's array/scalar reconstruction and dtype classes, mmengine's log buffer and its methods."""
+    import numpy as np
+    from mmengine.logging import HistoryBuffer
+
+    core = np._core if hasattr(np, "_core") else np.core  # numpy 2 renamed np.core
+    dtype_classes = [type(np.dtype(t)) for t in ("f2", "f4", "f8", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "?")]
+    return [
+        core.multiarray._reconstruct,
+        core.multiarray.scalar,
+        np.ndarray,
+        np.dtype,
+        *dtype_classes,
+        HistoryBuffer,
+        (_history_buffer_getattr, "builtins.getattr"),
+    ]
+
+
+@contextlib.contextmanager
+def mm_safe_globals() -> Iterator[None]:
+    """Within the block, ``torch.load(weights_only=True)`` also accepts mmengine checkpoints' numpy/log types.
+
+    Checkpoints written by mmengine's Runner hold more than tensors: ``message_hub`` keeps
+    :class:`mmengine.logging.HistoryBuffer` objects of numpy arrays, and ``meta`` may hold numpy scalars; rather
+    than ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` (the check off for the whole process) exactly these types are
+    allowed, only inside the block; everything else a pickle asks for is still refused."""
+    import torch
+
+    with torch.serialization.safe_globals(_safe_types()):
+        yield
 
 
 class CheckpointError(UserError, ValueError):
@@ -34,9 +81,7 @@ def load_torch_file(path: str | Path, *, map_location: str = "cpu", mmap: bool =
         except pickle.UnpicklingError:
             if importlib.util.find_spec("mmengine") is None:
                 raise
-            from benchmark.zoo.mmdet.checkpoint import mm_safe_globals  # an mmengine checkpoint's numpy/log types
-
-            with mm_safe_globals():
+            with mm_safe_globals():  # an mmengine checkpoint's numpy/log types
                 return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except pickle.UnpicklingError:
         raise CheckpointError(f"refused to load {path}: it is not a plain weights file (torch weights_only)") from None

@@ -177,13 +177,6 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         return to_plain(self)
 
-    def run_id(self) -> str:
-        """``<model>-<method>-s<seed>-<hash10>``: the id of the resolved run (:mod:`benchmark.run.resolve`, which
-        hashes resolved values: method and builder defaults included)."""
-        from benchmark.run.resolve import resolve  # the resolution needs the zoo and the method registry
-
-        return resolve(self).run_id
-
 
 def teacher_run_config(student: RunConfig, teacher: TeacherConfig) -> RunConfig:
     """The run that trains ``teacher`` on the student's data (its id is the dependency of the student)."""

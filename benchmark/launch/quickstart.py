@@ -32,6 +32,7 @@ from benchmark.config import (
     TrainConfig,
     teacher_run_config,
 )
+from benchmark.run.resolve import run_id
 
 if TYPE_CHECKING:
     from benchmark.run.metrics import RunMetrics
@@ -250,15 +251,15 @@ def format_table(result: QuickstartResult) -> str:
 
     if teacher_metrics:
         f = teacher_metrics.final
-        rows.append((f"teacher {TEACHER_MODEL}", fmt(f["mAP"]), fmt(f["AP50"]), "", teacher_cfg.run_id()))
+        rows.append((f"teacher {TEACHER_MODEL}", fmt(f["mAP"]), fmt(f["AP50"]), "", run_id(teacher_cfg)))
     for cfg, metrics, error in result.students:
         label = "student alone" if cfg.distill.method == "none" else f"student + {cfg.distill.method}"
         if metrics is None:
-            rows.append((label, "failed", "", "", f"{cfg.run_id()}: {error}"))
+            rows.append((label, "failed", "", "", f"{run_id(cfg)}: {error}"))
             continue
         f = metrics.final
         delta = "" if cfg.distill.method == "none" or base_map is None else f"{f['mAP'] - base_map:+.4f}"
-        rows.append((label, fmt(f["mAP"]), fmt(f["AP50"]), delta, cfg.run_id()))
+        rows.append((label, fmt(f["mAP"]), fmt(f["AP50"]), delta, run_id(cfg)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))

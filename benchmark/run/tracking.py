@@ -27,6 +27,7 @@ from typing import Any
 
 from benchmark.config import RunConfig, TrackingConfig
 from benchmark.run.record import one_line, scrub, secret_names, secret_values
+from benchmark.run.resolve import run_id
 
 MODES = ("online", "offline", "disabled")
 REACH_TIMEOUT_S = 3.0
@@ -130,14 +131,14 @@ class Tracker:
             self.run = init_wandb(
                 mode=self.mode,
                 warn=self.warn,
-                config={"run_id": self.cfg.run_id(), **self.cfg.to_dict()},
+                config={"run_id": run_id(self.cfg), **self.cfg.to_dict()},
                 project=tc.project,
                 entity=tc.entity,
                 group=tc.group,
                 job_type=self.role,
                 tags=list(tc.tags),
                 name=self.cfg.name,
-                id=self.cfg.run_id(),
+                id=run_id(self.cfg),
                 resume="allow",
                 dir=str(self.run_dir),
             )

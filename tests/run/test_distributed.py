@@ -17,6 +17,7 @@ from benchmark.launch.worker import _launcher
 from benchmark.run.distributed import SINGLE, DistContext, init_distributed, shard
 from benchmark.run.evaluate import evaluate
 from benchmark.run.record import RunRecord
+from benchmark.run.resolve import run_id
 from benchmark.run.torchrun import launch_command
 from benchmark.run.train import train_run
 from benchmark.run.validate import problems as run_problems
@@ -155,7 +156,7 @@ def test_dfmsd_bench_train_launches_processes(tmp_path, make_run, teacher_ckpts)
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stdout + done.stderr
     assert "student: mAP" in done.stdout
-    record = RunRecord(tmp_path / "out" / "runs" / cfg.run_id())
+    record = RunRecord(tmp_path / "out" / "runs" / run_id(cfg))
     assert record.is_done() and record.read_env()["processes"] == 2
 
 
@@ -167,7 +168,7 @@ def test_dfmsd_bench_train_stops_resumably_on_sigterm(tmp_path, make_run):
     path.write_text(yaml.safe_dump(cfg.to_dict()))
     cmd = [sys.executable, "-m", "benchmark.cli", "train", str(path), "--out", str(tmp_path), "--no-progress"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    record = RunRecord(tmp_path / "runs" / cfg.run_id())
+    record = RunRecord(tmp_path / "runs" / run_id(cfg))
     deadline = time.monotonic() + 120
     while (record.read_status() or {}).get("iteration", 0) < 2:
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0]

@@ -13,7 +13,7 @@ from benchmark.distill.methods import METHODS
 from benchmark.run.failures import Diverged, TeacherRejected
 from benchmark.run.guard import DivergenceGuard
 from benchmark.run.record import RunRecord
-from benchmark.run.resolve import resolve
+from benchmark.run.resolve import resolve, run_id
 from benchmark.run.train import train_run
 from benchmark.run.validate import teacher_problems
 
@@ -66,29 +66,29 @@ def _trained_teacher(tmp_path, make_run, *, min_map):
     student = make_run("mimic", teacher=teacher)
     student = dataclasses.replace(student, distill=dataclasses.replace(student.distill, min_teacher_map=min_map))
     tcfg = teacher_run_config(student, teacher)
-    train_run(tcfg, runs / tcfg.run_id(), progress=False)
+    train_run(tcfg, runs / run_id(tcfg), progress=False)
     return runs, student, tcfg
 
 
 def test_a_weak_teacher_is_refused_before_and_at_training(tmp_path, make_run):
     runs, student, tcfg = _trained_teacher(tmp_path, make_run, min_map=0.5)  # a tiny teacher learns nothing
-    teacher_map = RunRecord(runs / tcfg.run_id()).read_metrics().final["mAP"]
+    teacher_map = RunRecord(runs / run_id(tcfg)).read_metrics().final["mAP"]
     problems = teacher_problems(resolve(student), runs)
     assert problems == [
         (
             "distill.teacher",
-            f"teacher run {tcfg.run_id()} has test mAP {teacher_map:.4f}, below distill.min_teacher_map=0.5: it did "
+            f"teacher run {run_id(tcfg)} has test mAP {teacher_map:.4f}, below distill.min_teacher_map=0.5: it did "
             "not learn (see its log.txt); delete its run directory to retrain it, or lower distill.min_teacher_map",
         )
     ]
-    with pytest.raises(TeacherRejected, match=f"teacher run {tcfg.run_id()} has test mAP"):
-        train_run(student, runs / student.run_id(), progress=False)
+    with pytest.raises(TeacherRejected, match=f"teacher run {run_id(tcfg)} has test mAP"):
+        train_run(student, runs / run_id(student), progress=False)
 
 
 def test_teacher_weights_must_be_the_ones_its_record_evaluated(tmp_path, make_run):
     runs, student, tcfg = _trained_teacher(tmp_path, make_run, min_map=None)
     assert teacher_problems(resolve(student), runs) == []
-    final = RunRecord(runs / tcfg.run_id()).final_weights
+    final = RunRecord(runs / run_id(tcfg)).final_weights
     state = torch.load(final, weights_only=True)
     first = next(iter(state["model"]))
     state["model"][first] = state["model"][first] + 1.0  # weights changed after the evaluation

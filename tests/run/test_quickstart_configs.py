@@ -11,6 +11,7 @@ import yaml
 from benchmark.commands.train import load_run_config
 from benchmark.config import teacher_run_config
 from benchmark.launch.quickstart import TEACHER_LR, quickstart_configs
+from benchmark.run.resolve import run_id
 
 SWEEPS = Path(__file__).resolve().parents[2] / "sweeps" / "quickstart"
 HEADER = (
@@ -34,9 +35,9 @@ def test_yaml_files_match_the_quickstart():
             body = yaml.safe_dump(cfg.to_dict(), sort_keys=False, default_flow_style=False)
             (SWEEPS / name).write_text(HEADER.format(file=name) + WHAT[name] + body)
     for name, cfg in files.items():
-        assert load_run_config(SWEEPS / name).run_id() == cfg.run_id(), name
+        assert run_id(load_run_config(SWEEPS / name)) == run_id(cfg), name
     mimic = next(s for s in students if s.distill.method == "mimic")
-    assert teacher_run_config(mimic, mimic.distill.teacher).run_id() == teacher.run_id()
+    assert run_id(teacher_run_config(mimic, mimic.distill.teacher)) == run_id(teacher)
     assert teacher.role == "teacher" and teacher.train.optimizer == "sgd" and teacher.train.lr == TEACHER_LR == 0.0025
     assert teacher.train.warmup_iters == 100 and teacher.train.milestones == (0.75,)
 
@@ -44,5 +45,5 @@ def test_yaml_files_match_the_quickstart():
 def test_seed_changes_students_not_the_teacher():
     t0, s0 = quickstart_configs(seed=0)
     t1, s1 = quickstart_configs(seed=1)
-    assert t0.run_id() == t1.run_id()
-    assert {s.run_id() for s in s0}.isdisjoint({s.run_id() for s in s1})
+    assert run_id(t0) == run_id(t1)
+    assert {run_id(s) for s in s0}.isdisjoint({run_id(s) for s in s1})

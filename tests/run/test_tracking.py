@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from benchmark.config import RunConfig, TrackingConfig
+from benchmark.run.resolve import run_id
 from benchmark.run.tracking import Tracker, prefixed, resolve_mode
 
 
@@ -26,14 +27,14 @@ def test_offline_run_lives_in_run_dir(tmp_path, monkeypatch):
     tracker = Tracker(cfg, tmp_path, role="student")
     tracker.start()
     assert tracker.active, "offline W&B should start without network"
-    assert tracker.run.id == cfg.run_id()
+    assert tracker.run.id == run_id(cfg)
     tracker.log({"train/loss": 1.0}, iteration=1)
     tracker.log({"eval/mAP": 0.1}, iteration=2)
     tracker.summary({"final/mAP": 0.1})
     tracker.finish()
     assert not tracker.active
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
-    assert runs and runs[0].name.endswith(cfg.run_id())
+    assert runs and runs[0].name.endswith(run_id(cfg))
 
 
 def test_failures_become_one_warning(tmp_path, monkeypatch):
