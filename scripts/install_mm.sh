@@ -115,8 +115,8 @@ prepare_sdist() {
   local dir=$1 tarball
   [ -x "$PY" ] || die "no ./.venv (run scripts/install.sh first): preparing mmcv needs torch installed"
   mkdir -p "$dir"
-  "$PY" -m pip install -q 'setuptools<81' wheel psutil ninja
-  "$PY" -m pip download -q --no-deps --no-build-isolation --no-binary :all: "mmcv==$MMCV_VERSION" -d "$dir" ||
+  "$PY" -m pip install -q 'setuptools<81' wheel psutil ninja >&2
+  "$PY" -m pip download -q --no-deps --no-build-isolation --no-binary :all: "mmcv==$MMCV_VERSION" -d "$dir" >&2 ||
     die "pip download of the mmcv $MMCV_VERSION sdist failed"
   tarball="$dir/mmcv-$MMCV_VERSION.tar.gz"
   [ -f "$tarball" ] || die "pip download saved no $tarball"
@@ -129,18 +129,20 @@ prepare_sdist() {
 
 # 3. Build from the PyPI sdist with the C++20 fix; the new wheel's sha256 is recorded beside it.
 build_wheel() {
-  local build wheel
+  local build wheel start
+  start=$(date +%s)
   build=$(mktemp -d "$cache_root/mmcv-build.XXXXXX")
   BUILD_DIR=$build
   say "building mmcv $MMCV_VERSION from source (about 11 min on 2 cores; MAX_JOBS=${MAX_JOBS:-2})"
   prepare_sdist "$build"
   if [ "$cuda" = 1 ]; then export FORCE_CUDA=1; else export FORCE_CUDA=0 CUDA_VISIBLE_DEVICES=""; fi
   (cd "$SRC" &&
-    MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} "$PY" -m pip wheel --no-build-isolation --no-deps -w "$build/dist" .) ||
+    MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} "$PY" -m pip wheel --no-build-isolation --no-deps -w "$build/dist" . >&2) ||
     die "building the mmcv wheel failed (see the compiler output above)"
   wheel=$(ls "$build"/dist/mmcv-"$MMCV_VERSION"-*.whl 2>/dev/null | head -n1)
   [ -n "$wheel" ] || die "pip wheel produced no mmcv wheel"
   cache_wheel "$wheel" "$(sha "$wheel")"
+  say "built mmcv $MMCV_VERSION in $(($(date +%s) - start)) s"
 }
 
 if [ -n "$prepare_dir" ]; then
