@@ -18,6 +18,7 @@ from typing import Any
 
 from benchmark.config import DataConfig, ModelConfig
 from benchmark.data.coco import CocoDetection
+from benchmark.data.protocol import Resize
 
 FORMAT_VERSION = 1
 KEY_LENGTH = 16
@@ -25,21 +26,25 @@ KEY_LENGTH = 16
 
 @dataclass(frozen=True, order=True)
 class Transform:
-    """One deterministic input transform of the data pipeline: longest side resized to ``size``, then
-    mirrored when ``hflip`` (:meth:`benchmark.data.coco.CocoDetection.get` is a pure function of these)."""
+    """One deterministic input transform of the data pipeline: resized by ``resize`` (the protocol's rule),
+    then mirrored when ``hflip`` (:meth:`benchmark.data.coco.CocoDetection.get` is a pure function of these)."""
 
-    size: int
+    resize: Resize
     hflip: bool
 
     @property
     def tag(self) -> str:
-        return f"s{self.size}{'-flip' if self.hflip else ''}"
+        return f"{self.resize.tag}{'-flip' if self.hflip else ''}"
+
+    def key(self) -> list:
+        """What the cache key hashes (native: ``[size, hflip]``, the key of caches built before protocols)."""
+        return [self.resize.key(), self.hflip]
 
 
 def transforms_of(data: DataConfig) -> tuple[Transform, ...]:
-    """The finite set of transforms a training run draws from (one size; unflipped, and flipped if ``hflip``)."""
+    """The finite set of transforms a training run draws from (one resize; unflipped, and flipped if ``hflip``)."""
     flips = (False, True) if data.hflip else (False,)
-    return tuple(Transform(data.input_size, flip) for flip in flips)
+    return tuple(Transform(Resize.of(data), flip) for flip in flips)
 
 
 def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
@@ -76,7 +81,7 @@ def cache_key(
         "teacher_sha256": teacher_sha256,
         "teacher_model": {"name": teacher_model.name, "options": teacher_model.options},
         "data": data_fp,
-        "transforms": [[t.size, t.hflip] for t in transforms],
+        "transforms": [t.key() for t in transforms],
         "dtype": dtype,
     }
     blob = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)

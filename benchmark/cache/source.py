@@ -20,7 +20,8 @@ from benchmark.cache.key import Transform, cache_key, data_fingerprint, file_sha
 from benchmark.cache.policy import dataset_shapes, decide
 from benchmark.cache.store import FeatureCache, ensure_cache
 from benchmark.config import ModelConfig, RunConfig
-from benchmark.data.coco import Batch, CocoDetection
+from benchmark.data.coco import Batch, CocoDetection, to_float
+from benchmark.data.protocol import Resize
 from benchmark.zoo.base import Detector, FeatureBatch
 
 
@@ -38,7 +39,7 @@ class LiveTeacher:
 
     def features(self, batch: Batch, images: Sequence[Tensor] | None = None) -> FeatureBatch:
         if images is None:
-            images = [img.to(self.detector.device) for img in batch.images]
+            images = [to_float(img.to(self.detector.device)) for img in batch.images]
         with torch.no_grad():
             return self.detector.extract_features(list(images))
 
@@ -50,13 +51,13 @@ class CachedTeacher:
     and all images must share one ``pad_shape`` (what :func:`~benchmark.cache.policy.inexact_reason` ensures).
     """
 
-    def __init__(self, cache: FeatureCache, *, size: int, device: torch.device | str = "cpu") -> None:
+    def __init__(self, cache: FeatureCache, *, resize: Resize, device: torch.device | str = "cpu") -> None:
         self.cache = cache
-        self.size = size
+        self.resize = resize
         self.device = torch.device(device)
 
     def features(self, batch: Batch, images: Sequence[Tensor] | None = None) -> FeatureBatch:
-        loaded = [self.cache.load(i, Transform(self.size, f)) for i, f in zip(batch.image_ids, batch.hflips)]
+        loaded = [self.cache.load(i, Transform(self.resize, f)) for i, f in zip(batch.image_ids, batch.hflips)]
         pads = {pad for _, _, pad in loaded}
         if len(pads) != 1:
             raise RuntimeError(f"teacher cache {self.cache.directory}: batch mixes padded shapes {sorted(pads)}")
@@ -131,4 +132,4 @@ def teacher_source(
         f"teacher features: cache {cache.directory} ({len(cache.entries)} entries, "
         f"{cache.nbytes / 1e6:.1f} MB {cache.dtype})"
     )
-    return CachedTeacher(cache, size=cfg.data.input_size, device=teacher.device)
+    return CachedTeacher(cache, resize=dataset.resize, device=teacher.device)

@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from benchmark.atomic import atomic_write_bytes
 from benchmark.cache.key import FORMAT_VERSION, Transform, cache_dir_name, file_sha256
-from benchmark.data.coco import CocoDetection, resized_shape
+from benchmark.data.coco import CocoDetection, to_float
 from benchmark.zoo.base import Detector
 
 MANIFEST = "manifest.json"
@@ -116,7 +116,7 @@ def _entry_order(
     for index in range(len(dataset)):
         info = dataset.image_info(index)
         for t in transforms:
-            h, w, _ = resized_shape(int(info["height"]), int(info["width"]), t.size)
+            h, w = t.resize.shape(int(info["height"]), int(info["width"]))
             order.append(((h, w), index, t))
     return sorted(order, key=lambda e: (e[0], e[1], e[2]))
 
@@ -140,8 +140,8 @@ def build_cache(
     """
     if dtype not in DTYPES:
         raise ValueError(f"cache dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    if any(t.size != dataset.input_size for t in transforms):
-        raise ValueError(f"transform sizes {[t.size for t in transforms]} differ from data input {dataset.input_size}")
+    if any(t.resize != dataset.resize for t in transforms):
+        raise ValueError(f"transform resizes {[t.resize for t in transforms]} differ from the data's {dataset.resize}")
     directory = Path(directory)
     if directory.exists():
         shutil.rmtree(directory)
@@ -160,7 +160,7 @@ def build_cache(
     with torch.no_grad():
         for chunk in chunks:
             samples = [dataset.get(index, t.hflip) for _, index, t in chunk]
-            fb = teacher.extract_features([s.image.to(teacher.device) for s in samples])
+            fb = teacher.extract_features([to_float(s.image.to(teacher.device)) for s in samples])
             for j, ((_, _, t), sample) in enumerate(zip(chunk, samples)):
                 feats = {n: f[j].to("cpu", DTYPES[dtype]).clone() for n, f in fb.features.items()}
                 levels = {n: int(f.shape[0]) for n, f in feats.items()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import Any
 
 from benchmark.errors import UserError
 from benchmark.launch.plan import Plan, estimate_flops, load_plan
@@ -85,10 +86,11 @@ def render_plan(plan: Plan, out: str | os.PathLike[str], *, gpu_tflops: float = 
     tail = [
         "states: " + ", ".join(f"{n} {s}" for s, n in sorted(states.items())),
         f"cost of runs not done: ~{_flops(todo_cost)} (3 x student forward x iterations x batch + teacher forwards; "
-        "card FLOPs scaled to data.input_size; rough)",
+        "card FLOPs scaled to the training input size; rough)",
         f"  = ~{todo_cost / (gpu_tflops * 1e12) / 3600:.1f} GPU-hours at an assumed {gpu_tflops:g} TFLOP/s effective "
         "per GPU (--gpu-tflops)",
     ]
+    tail += training_lines(plan)
     students = [r.config for r in plan.runs.values() if r.role == "student"]
     from benchmark.launch.cache_budget import cache_plan_lines  # loads the zoo (torch): only when planning
 
@@ -103,6 +105,29 @@ def render_plan(plan: Plan, out: str | os.PathLike[str], *, gpu_tflops: float = 
         tail.append(f"not runnable yet: {len(missing)} missing input(s); `run` refuses until they exist:")
         tail += [f"  {item} (named in {n} place{'s' if n > 1 else ''})" for item, n in missing.items()]
     return "\n".join([head, *lines, *tail])
+
+
+def training_lines(plan: Plan) -> list[str]:
+    """One line per distinct training data of the runs: the images used (mmdet protocol: those its
+    ``filter_empty_gt`` keeps) and the epochs each schedule makes of them."""
+    from benchmark.launch.cache_budget import train_sizes
+
+    groups: dict[str, tuple[Any, set[tuple[int, int]]]] = {}
+    for run in plan.runs.values():
+        data, train = run.config.data, run.config.train
+        groups.setdefault(repr(data), (data, set()))[1].add((train.iterations, train.batch_size))
+    lines = []
+    for data, schedules in groups.values():
+        where = f"training images ({data.dataset} {data.train_ann}, protocol {data.protocol})"
+        found = train_sizes(data)
+        if found is None or not found.sizes:
+            lines.append(f"{where}: unknown until the annotation file is on disk")
+            continue
+        n = len(found.sizes)
+        kept = f" (filter_empty_gt, min_size 32: {n:,} of {found.listed:,} kept)" if data.protocol == "mmdet" else ""
+        epochs = ", ".join(f"{it:,} iterations x {b} = {it * b / n:.2f} epochs" for it, b in sorted(schedules))
+        lines.append(f"{where}: {n:,}{kept}; {epochs}")
+    return lines
 
 
 def _missing_items(problems: tuple[str, ...]) -> dict[str, int]:

@@ -38,7 +38,11 @@ class DataConfig:
     test_images: str = "test"
     val_ann: str | None = None  # a validation split (choices are made on it; null: none)
     val_images: str | None = None
-    input_size: int = 400  # longest side resized to this many pixels (NEON tiles are 400x400)
+    input_size: int = 400  # native protocol: longest side resized to this many pixels (NEON tiles are 400x400)
+    # native: the above; mmdet: mmdet's keep-ratio Resize to `scale`, filter_empty_gt, aspect-ratio grouped
+    # batches, uint8 pixels (benchmark.data.protocol)
+    protocol: str = "native"
+    scale: tuple[int, ...] = (1333, 800)  # mmdet protocol: (long, short) edge limits of the keep-ratio resize
     hflip: bool = True  # random horizontal flip in training (p = 0.5)
     max_images: int | None = None  # use only the first N training images (quick tests)
     synthetic_images: int = 16  # synthetic only: images per split

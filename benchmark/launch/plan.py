@@ -26,6 +26,7 @@ from pathlib import Path
 
 from benchmark.config import (
     ConfigError,
+    DataConfig,
     RunConfig,
     TeacherConfig,
     TrackingConfig,
@@ -187,7 +188,7 @@ def cache_node_id(student: RunConfig, teacher: TeacherConfig, dtype: str) -> str
         "teacher": source,
         "teacher_model": {"name": teacher.model.name, "options": to_plain(teacher.model.options)},
         "data": to_plain(student.data),
-        "transforms": [[t.size, t.hflip] for t in transforms_of(student.data)],
+        "transforms": [t.key() for t in transforms_of(student.data)],
         "dtype": dtype,
     }
     blob = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
@@ -352,20 +353,35 @@ def estimate_cache_flops(cfg: RunConfig) -> float | None:
     return card.flops * sum(a * b for a, b in shapes) / (h * w) * len(transforms_of(cfg.data))
 
 
+def train_pixels(data: DataConfig) -> float:
+    """Pixels of a typical training input: ``input_size``² (native); under the mmdet protocol the mean resized
+    area of the (filtered) training images when the annotation file is on disk, else ``long x short`` of
+    ``data.scale`` (an upper bound)."""
+    from benchmark.launch.cache_budget import known_train_shapes
+
+    if data.protocol != "mmdet":
+        return float(data.input_size**2)
+    shapes = known_train_shapes(data)
+    if shapes:
+        return sum(h * w for h, w in shapes) / len(shapes)
+    return float(max(data.scale) * min(data.scale))
+
+
 def estimate_flops(cfg: RunConfig) -> float | None:
     """Rough training FLOPs from the cards: 3 × student forward × iterations × batch, plus the teachers'
-    forwards over their share of the iterations; forwards scaled from the card's input to ``input_size``²."""
+    forwards over their share of the iterations; forwards scaled from the card's input to :func:`train_pixels`."""
     from benchmark.zoo import get_card, known_model
 
     names = [cfg.model.name, *(s.teacher.model.name for s in cfg.distill.stage_list())]
     if any(not known_model(n) for n in names):
         return None
     images = cfg.train.iterations * cfg.train.batch_size
+    pixels = train_pixels(cfg.data)
 
     def forward(name: str) -> float:
         card = get_card(name)
         h, w = card.flops_input
-        return card.flops * cfg.data.input_size**2 / (h * w)
+        return card.flops * pixels / (h * w)
 
     total = TRAIN_FLOPS_FACTOR * forward(cfg.model.name) * images
     stages = cfg.distill.stage_list()

@@ -171,7 +171,11 @@ class Trainer:
         self.student = build_detector(cfg.model, num_classes=self.train_set.num_classes).to(self.device)
         self.student.train()
         self.stream = BatchStream(
-            len(self.train_set), cfg.train.batch_size, hflip=cfg.data.hflip, generator=make_generator(cfg.seed, "data")
+            len(self.train_set),
+            cfg.train.batch_size,
+            hflip=cfg.data.hflip,
+            generator=make_generator(cfg.seed, "data"),
+            groups=self.train_set.aspect_groups() if cfg.data.protocol == "mmdet" else None,
         )
         self.kd_generator = make_generator(cfg.seed, "distill" if dist.is_main else f"distill/rank{dist.rank}")
         self.guard = DivergenceGuard(cfg.train.diverge_factor, cfg.train.diverge_window)

@@ -147,13 +147,17 @@ def train_problems(train: TrainConfig, key: str) -> list[Problem]:
 
 def data_problems(data: DataConfig) -> list[Problem]:
     """Unknown dataset, bad sizes, and for ``coco`` a missing root, annotation file or image folder."""
-    from benchmark.data import DATASETS
+    from benchmark.data import DATASETS, PROTOCOLS
 
     found = []
     if data.dataset not in DATASETS:
         return [("data.dataset", f"unknown dataset {data.dataset!r} (choose from {', '.join(DATASETS)})")]
     if data.input_size < 32:
         found.append(("data.input_size", f"must be >= 32, got {data.input_size}"))
+    if data.protocol not in PROTOCOLS:
+        found.append(("data.protocol", f"unknown protocol {data.protocol!r} (choose from {', '.join(PROTOCOLS)})"))
+    if len(data.scale) != 2 or min(data.scale, default=0) < 32:
+        found.append(("data.scale", f"expected [long, short], two sizes >= 32, got {list(data.scale)}"))
     if data.max_images is not None and data.max_images < 1:
         found.append(("data.max_images", f"must be >= 1 or null, got {data.max_images}"))
     if data.dataset != "coco":
