@@ -85,7 +85,8 @@ class TrainConfig:
     num_threads: int = 2  # CPU threads (numerics depend on it: fix it per sweep)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     processes: int = 1  # DDP world size
-    num_workers: int = 0  # data-loader workers
+    num_workers: int = 0  # data-loader worker processes (0: load in the training process); same result either way
+    prefetch_factor: int = 2  # batches each worker loads ahead
 
 
 @dataclass(frozen=True)

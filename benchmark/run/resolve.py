@@ -9,8 +9,8 @@ resolved criterion options (constructor default < method default < preset for th
 
 The run id hashes the *resolved* values (:func:`identity`), so a changed default, preset or builder default that
 changes what a run computes changes its id, and restating a default does not. Left out: what never changes the
-result (name, role, tracking, resources, the teacher-cache mode, checkpoint interval, data-loader workers, the
-divergence guard's settings), the data field the protocol does not read (``data.scale`` under ``native``,
+result (name, role, tracking, resources, the teacher-cache mode, checkpoint interval, data-loader workers and
+prefetch, the divergence guard's settings), the data field the protocol does not read (``data.scale`` under ``native``,
 ``data.input_size`` under ``mmdet``) and, for fields added after records existed, the value that computes what a
 config without the field computed (``NEUTRAL``). Numbers hash by value (``3`` and ``3.0`` are one run).
 """
@@ -27,7 +27,7 @@ from benchmark.config import RunConfig, TeacherConfig, sanitize_name, teacher_ru
 
 ROLES = ("student", "teacher")
 UNHASHED = ("name", "role", "tracking", "resources")
-UNHASHED_TRAIN = ("checkpoint_every", "num_workers", "diverge_factor", "diverge_window")
+UNHASHED_TRAIN = ("checkpoint_every", "num_workers", "prefetch_factor", "diverge_factor", "diverge_window")
 UNHASHED_DISTILL = ("teacher_cache", "teacher_cache_max_gb", "min_teacher_map")
 UNREAD_DATA = {"native": "scale", "mmdet": "input_size"}  # data.protocol -> the size field it does not read
 # dotted field -> the value a config written before the field existed computes with (left out of the hash)

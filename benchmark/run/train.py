@@ -5,7 +5,8 @@
 config.yaml in DIR and exits 0 iff the run is done, 2 on a config problem (what the sweep executors call, one
 subprocess per run).
 
-What a step does: the batch stream (one seeded CPU generator) picks images and flips; the teacher of the
+What a step does: the batch stream (one seeded CPU generator) picks images and flips (data workers load them
+with ``train.num_workers > 0``, :mod:`benchmark.run.loader`); the teacher of the
 current stage computes its FPN features once, under ``no_grad``, on the same batch; the student's training
 forward yields its detection losses and, from a hook, its FPN features (no second pass); the
 :class:`~benchmark.distill.loss.DistillLoss` adds ``kd/<term>/<level>`` terms; one backward, optional gradient
@@ -57,11 +58,12 @@ from benchmark.config import ConfigError, RunConfig
 from benchmark.data.coco import Batch
 from benchmark.run.batches import BatchStream
 from benchmark.run.build import build_criterion, build_teacher, teacher_weights, to_device
-from benchmark.run.distributed import SINGLE, DistContext, env_world_size, init_distributed, shard
+from benchmark.run.distributed import SINGLE, DistContext, env_world_size, init_distributed
 from benchmark.run.env import collect_env
 from benchmark.run.evaluate import evaluate
 from benchmark.run.failures import NonFiniteLoss, RunBusy, RunFailed, RunStopped
 from benchmark.run.guard import DivergenceGuard
+from benchmark.run.loader import TrainBatches
 from benchmark.run.metrics import METRIC_NAMES, Cost, RunMetrics
 from benchmark.run.optim import build_optimizer, replace_criterion_group, set_lr
 from benchmark.run.record import RankRecord, RunRecord, one_line
@@ -177,6 +179,14 @@ class Trainer:
             generator=make_generator(cfg.seed, "data"),
             groups=self.train_set.aspect_groups() if cfg.data.protocol == "mmdet" else None,
         )
+        self.batches = TrainBatches(
+            self.train_set,
+            self.stream,
+            dist=dist,
+            workers=cfg.train.num_workers,
+            pin_memory=self.device.type == "cuda",
+            prefetch_factor=cfg.train.prefetch_factor,
+        )
         self.kd_generator = make_generator(cfg.seed, "distill" if dist.is_main else f"distill/rank{dist.rank}")
         self.guard = DivergenceGuard(cfg.train.diverge_factor, cfg.train.diverge_window)
 
@@ -258,7 +268,7 @@ class Trainer:
             "model": self.student.state_dict(),
             "criterion": self.criterion.state_dict() if self.criterion is not None else {},
             "optimizer": self.optimizer.state_dict(),
-            "stream": self.stream.state_dict(),
+            "stream": self.batches.state_dict(),
             "kd_generator": self.kd_generator.get_state(),
             "rng": capture_global_rng(),
             "world_size": self.dist.world_size,
@@ -298,7 +308,7 @@ class Trainer:
         if self.criterion is not None:
             self.criterion.load_state_dict(state["criterion"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.stream.load_state_dict(state["stream"])
+        self.batches.load_state_dict(state["stream"])
         self.kd_generator.set_state(mine["kd_generator"])
         restore_global_rng(mine["rng"])
         self.iteration = int(state["iteration"])
@@ -320,10 +330,9 @@ class Trainer:
 
     # one step
     def sample_batch(self) -> Batch:
-        """This rank's share of the next global training batch (the stream's images and flips), on the CPU."""
-        from benchmark.data import collate
-
-        return collate([self.train_set.get(i, hflip=f) for i, f in shard(self.stream.next_batch(), self.dist)])
+        """This rank's share of the next global training batch (the stream's images and flips), on the CPU
+        (loaded by the data workers with ``train.num_workers > 0``)."""
+        return self.batches.next()
 
     def next_batch(self) -> tuple[list[Tensor], list[dict[str, Tensor]]]:
         """The next training batch, on the device."""
@@ -642,6 +651,7 @@ def _loop(
             if stop_after is not None and it >= stop_after and it < total:
                 _stop(trainer, record, "stopped on request")
     finally:
+        trainer.batches.close()
         bar.close()
 
 

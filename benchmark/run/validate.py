@@ -139,9 +139,10 @@ def train_problems(train: TrainConfig, key: str) -> list[Problem]:
     from benchmark.run.optim import train_problems as problems_of
 
     found = [(f"{key}.{field}", problem) for field, problem in problems_of(train)]
-    if train.num_workers > 0:
-        message = f"{train.num_workers}: background data workers are not supported yet (use 0)"
-        found.append((f"{key}.num_workers", message))
+    if train.num_workers < 0:
+        found.append((f"{key}.num_workers", f"must be >= 0, got {train.num_workers}"))
+    if train.prefetch_factor < 1:
+        found.append((f"{key}.prefetch_factor", f"must be >= 1, got {train.prefetch_factor}"))
     return found
 
 
