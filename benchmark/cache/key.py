@@ -2,8 +2,8 @@
 
 The key is a hash of the teacher checkpoint file (sha256 of its bytes), the teacher's model config (name
 and builder options), a fingerprint of the training data and the list of deterministic transforms, plus
-the storage dtype and the cache format version. Change any of them and the key, hence the directory,
-changes; nothing is ever looked up by path or run id alone.
+the storage dtype, the teacher's autocast (``train.amp``) and the cache format version. Change any of them and
+the key, hence the directory, changes; nothing is ever looked up by path or run id alone.
 """
 
 from __future__ import annotations
@@ -74,8 +74,10 @@ def cache_key(
     data_fp: str,
     transforms: Sequence[Transform],
     dtype: str,
+    amp: str = "off",
 ) -> tuple[str, dict[str, Any]]:
-    """``(key, fields)``: the hex key of a cache and the fields it hashes (stored in its manifest)."""
+    """``(key, fields)``: the hex key of a cache and the fields it hashes (stored in its manifest); ``amp``: the
+    autocast the teacher ran under (``train.amp``; hashed only when not ``off``, the keys of earlier caches)."""
     fields = {
         "format": FORMAT_VERSION,
         "teacher_sha256": teacher_sha256,
@@ -84,6 +86,8 @@ def cache_key(
         "transforms": [t.key() for t in transforms],
         "dtype": dtype,
     }
+    if amp != "off":
+        fields["amp"] = amp
     blob = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:KEY_LENGTH], fields
 

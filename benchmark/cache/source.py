@@ -22,6 +22,7 @@ from benchmark.cache.store import FeatureCache, ensure_cache
 from benchmark.config import ModelConfig, RunConfig
 from benchmark.data.coco import Batch, CocoDetection, to_float
 from benchmark.data.protocol import Resize
+from benchmark.run.precision import autocast
 from benchmark.zoo.base import Detector, FeatureBatch
 
 
@@ -32,15 +33,16 @@ class TeacherSource(Protocol):
 
 
 class LiveTeacher:
-    """The frozen teacher run on every batch, under ``no_grad``."""
+    """The frozen teacher run on every batch, under ``no_grad`` (and the run's autocast, ``train.amp``)."""
 
-    def __init__(self, detector: Detector) -> None:
+    def __init__(self, detector: Detector, *, amp: str = "off") -> None:
         self.detector = detector
+        self.amp = amp
 
     def features(self, batch: Batch, images: Sequence[Tensor] | None = None) -> FeatureBatch:
         if images is None:
             images = [to_float(img.to(self.detector.device)) for img in batch.images]
-        with torch.no_grad():
+        with torch.no_grad(), autocast(self.amp, self.detector.device):
             return self.detector.extract_features(list(images))
 
 
@@ -109,13 +111,14 @@ def teacher_source(
     )
     if not decision.cached:
         log(f"teacher features: live teacher {teacher.card.name} ({decision.reason})")
-        return LiveTeacher(teacher)
+        return LiveTeacher(teacher, amp=cfg.train.amp)
     key, fields = cache_key(
         teacher_sha256=file_sha256(weights),
         teacher_model=teacher_model,
         data_fp=data_fingerprint(dataset),
         transforms=transforms,
         dtype=decision.dtype,
+        amp=cfg.train.amp,
     )
     cache = ensure_cache(
         cache_root,
@@ -127,6 +130,7 @@ def teacher_source(
         key_fields=fields,
         log=log,
         progress=progress,
+        amp=cfg.train.amp,
     )
     log(
         f"teacher features: cache {cache.directory} ({len(cache.entries)} entries, "

@@ -85,6 +85,11 @@ class TrainConfig:
     num_threads: int = 2  # CPU threads (numerics depend on it: fix it per sweep)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     processes: int = 1  # DDP world size
+    # GPU efficiency (benchmark.run.precision): autocast off | bf16 | fp16 (GradScaler); the distillation losses
+    # are float32 in any mode; channels-last weights; torch.backends.cudnn.benchmark
+    amp: str = "off"
+    channels_last: bool = False
+    cudnn_benchmark: bool = False
     num_workers: int = 0  # data-loader worker processes (0: load in the training process); same result either way
     prefetch_factor: int = 2  # batches each worker loads ahead
 
@@ -259,7 +264,7 @@ def parse_dataclass(cls: type, data: Any, path: str, source: str, problems: list
         return cls()
 
 
-_OFF_SWITCHES = ("teacher_cache",)  # string fields with an "off" value
+_OFF_SWITCHES = ("teacher_cache", "amp")  # string fields with an "off" value
 
 
 def _join(path: str, key: str) -> str:

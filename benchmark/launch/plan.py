@@ -191,6 +191,8 @@ def cache_node_id(student: RunConfig, teacher: TeacherConfig, dtype: str) -> str
         "transforms": [t.key() for t in transforms_of(student.data)],
         "dtype": dtype,
     }
+    if student.train.amp != "off":  # the teacher's autocast (hashed by the cache key too)
+        fields["amp"] = student.train.amp
     blob = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
     digest = hashlib.sha256(blob.encode()).hexdigest()[:10]
     return f"{sanitize_name(f'cache-{teacher.model.name}')}-{digest}"

@@ -31,7 +31,15 @@ UNHASHED_TRAIN = ("checkpoint_every", "num_workers", "prefetch_factor", "diverge
 UNHASHED_DISTILL = ("teacher_cache", "teacher_cache_max_gb", "min_teacher_map")
 UNREAD_DATA = {"native": "scale", "mmdet": "input_size"}  # data.protocol -> the size field it does not read
 # dotted field -> the value a config written before the field existed computes with (left out of the hash)
-NEUTRAL: dict[str, Any] = {"data.val_ann": None, "data.val_images": None, "eval.every": 0, "data.protocol": "native"}
+NEUTRAL: dict[str, Any] = {
+    "data.val_ann": None,
+    "data.val_images": None,
+    "eval.every": 0,
+    "data.protocol": "native",
+    "train.amp": "off",
+    "train.channels_last": False,
+    "train.cudnn_benchmark": False,
+}
 # identity parts that belong to the distillation recipe, not to the student (see ResolvedRun.base_key)
 DISTILLATION_ONLY = ("distill", "eval.eval_teacher", "model.options.inherit_from")
 

@@ -137,8 +137,11 @@ def _teacher_cache_problems(cfg: RunConfig) -> list[Problem]:
 
 def train_problems(train: TrainConfig, key: str) -> list[Problem]:
     from benchmark.run.optim import train_problems as problems_of
+    from benchmark.run.precision import AMP_DTYPES
 
     found = [(f"{key}.{field}", problem) for field, problem in problems_of(train)]
+    if train.amp not in AMP_DTYPES:
+        found.append((f"{key}.amp", f"unknown mode {train.amp!r} (choose from {', '.join(AMP_DTYPES)})"))
     if train.num_workers < 0:
         found.append((f"{key}.num_workers", f"must be >= 0, got {train.num_workers}"))
     if train.prefetch_factor < 1:
