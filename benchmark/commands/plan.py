@@ -32,6 +32,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="effective training throughput of one GPU in TFLOP/s used to turn the FLOP estimate into GPU-hours "
         f"(default {DEFAULT_GPU_TFLOPS:g}: an assumption, not a measurement; calibrate it from one finished run)",
     )
+    p.add_argument(
+        "--check-teachers",
+        action="store_true",
+        help="evaluate every teacher of the sweep's teacher_check now (each checkpoint once: the result is kept in "
+        "<out>/cache/teacher-checks/ and reused by run) and exit 1 if one misses its expected box AP",
+    )
     p.set_defaults(func=main)
 
 
@@ -45,7 +51,27 @@ def main(args: argparse.Namespace) -> int:
     if args.gpu_tflops <= 0:
         raise UserError(f"--gpu-tflops: expected a positive number, got {args.gpu_tflops}")
     print(render_plan(plan, out, gpu_tflops=args.gpu_tflops))
+    if args.check_teachers:
+        return check_teachers(plan, out)
     return 0
+
+
+def check_teachers(plan: Plan, out: Path) -> int:
+    """``--check-teachers``: every check node's evaluation, now, in this process; 1 if a teacher misses."""
+    from benchmark.launch.teacher_check import run_check
+
+    if not plan.checks:
+        raise UserError(f"{plan.source}: --check-teachers: the sweep has no teacher_check section")
+    if plan.missing_inputs:
+        raise UserError("--check-teachers: inputs are missing (listed above); nothing can be evaluated yet")
+    refused = []
+    for nid, node in plan.checks.items():
+        _, reason = run_check(node.config, out, plan.check_specs[nid], log=print)
+        if reason is not None:
+            refused.append(reason)
+    for reason in refused:
+        print(f"refused: {reason}")
+    return 1 if refused else 0
 
 
 def render_plan(plan: Plan, out: str | os.PathLike[str], *, gpu_tflops: float = 100.0) -> str:
@@ -55,12 +81,17 @@ def render_plan(plan: Plan, out: str | os.PathLike[str], *, gpu_tflops: float = 
     nodes = plan.nodes()
     number = {rid: i + 1 for i, rid in enumerate(order)}
     rows = [("#", "STATE", "ROLE", "RUN", "NEEDS", "COST", "GRID POINT")]
-    todo_cost, states, cache_states = 0.0, {}, {}
+    todo_cost, states, cache_states, check_states = 0.0, {}, {}, {}
     for rid in order:
         run = nodes[rid]
         path = node_dir(out, run)
         state = run_state(path) if path.is_dir() else "new"
         needs = ",".join(f"#{number[d]}" for d in (*run.deps, *run.caches)) or "-"
+        if run.role == "check":
+            check_states[state] = check_states.get(state, 0) + 1
+            point = plan.check_specs[rid].describe()
+            rows.append((str(number[rid]), state, run.role, rid, needs, "-", point))
+            continue
         if run.role == "cache":
             cache_states[state] = cache_states.get(state, 0) + 1
             students = sum(rid in r.caches for r in plan.runs.values())
@@ -79,6 +110,7 @@ def render_plan(plan: Plan, out: str | os.PathLike[str], *, gpu_tflops: float = 
     teachers = sum(r.role == "teacher" for r in plan.runs.values())
     runs = len(plan.runs)
     caches = f" + {len(plan.caches)} teacher-cache node(s)" if plan.caches else ""
+    caches += f" + {len(plan.checks)} teacher-check node(s)" if plan.checks else ""
     head = (
         f"sweep {plan.name} ({plan.source}): {runs} runs ({teachers} teacher, {runs - teachers} student){caches}; "
         f"output {out}"
@@ -99,6 +131,12 @@ def render_plan(plan: Plan, out: str | os.PathLike[str], *, gpu_tflops: float = 
         tail.append(
             "cache nodes (role cache: build each cache once after its teacher, before its students; records in "
             f"{Path(out) / 'cache' / 'nodes'}): " + ", ".join(f"{n} {s}" for s, n in sorted(cache_states.items()))
+        )
+    if plan.checks:
+        tail.append(
+            "teacher checks (role check: evaluate each checked teacher once before its students, which `run` refuses "
+            f"when it misses; records in {Path(out) / 'cache' / 'checks'}): "
+            + ", ".join(f"{n} {s}" for s, n in sorted(check_states.items()))
         )
     if plan.missing_inputs:
         missing = _missing_items(plan.missing_inputs)

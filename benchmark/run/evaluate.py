@@ -92,8 +92,11 @@ def _to_coco(sample: Any, det: dict[str, torch.Tensor], label_to_cat_id: dict[in
     ]
 
 
-def coco_metrics(coco_gt: COCO, results: list[dict[str, Any]]) -> dict[str, float]:
-    """The 12 ``COCOeval`` box numbers (``METRIC_NAMES``); no detections scores 0 (pycocotools' prints silenced)."""
+def coco_metrics(
+    coco_gt: COCO, results: list[dict[str, Any]], *, image_ids: list[int] | None = None
+) -> dict[str, float]:
+    """The 12 ``COCOeval`` box numbers (``METRIC_NAMES``) over every image of ``coco_gt`` (or only ``image_ids``);
+    no detections scores 0 (pycocotools' prints silenced)."""
     with contextlib.redirect_stdout(io.StringIO()):
         if results:
             coco_dt = coco_gt.loadRes([dict(r) for r in results])  # loadRes edits the dicts
@@ -103,6 +106,8 @@ def coco_metrics(coco_gt: COCO, results: list[dict[str, Any]]) -> dict[str, floa
             coco_dt.dataset["categories"] = coco_gt.dataset.get("categories", [])
             coco_dt.createIndex()
         evaluator = COCOeval(coco_gt, coco_dt, iouType="bbox")
+        if image_ids is not None:
+            evaluator.params.imgIds = sorted(image_ids)
         evaluator.evaluate()
         evaluator.accumulate()
         evaluator.summarize()
