@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.errors import UserError
+from benchmark.launch.gpu_rate import GpuRate
 from benchmark.launch.plan import Plan, estimate_flops, load_plan
 from benchmark.launch.scheduler import node_dir, run_state
 
@@ -30,7 +31,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         default=DEFAULT_GPU_TFLOPS,
         help="effective training throughput of one GPU in TFLOP/s used to turn the FLOP estimate into GPU-hours "
-        f"(default {DEFAULT_GPU_TFLOPS:g}: an assumption, not a measurement; calibrate it from one finished run)",
+        f"(default {DEFAULT_GPU_TFLOPS:g}: an assumption, not a measurement); ignored with --gpu-rate",
+    )
+    p.add_argument(
+        "--gpu-rate",
+        type=Path,
+        help="a measured rate file (scripts/bench_gpu_step.py --out FILE on the GPU you will train on): GPU-hours "
+        "from its effective TFLOP/s per method and train.amp instead of the assumed --gpu-tflops",
     )
     p.add_argument(
         "--check-teachers",
@@ -50,7 +57,15 @@ def main(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else default_out(plan)
     if args.gpu_tflops <= 0:
         raise UserError(f"--gpu-tflops: expected a positive number, got {args.gpu_tflops}")
-    print(render_plan(plan, out, gpu_tflops=args.gpu_tflops))
+    rate = None
+    if args.gpu_rate is not None:
+        from benchmark.launch.gpu_rate import load_gpu_rate
+
+        try:
+            rate = load_gpu_rate(args.gpu_rate)
+        except ValueError as exc:
+            raise UserError(f"--gpu-rate: {exc}") from None
+    print(render_plan(plan, out, gpu_tflops=args.gpu_tflops, rate=rate))
     if args.check_teachers:
         return check_teachers(plan, out)
     return 0
@@ -74,14 +89,16 @@ def check_teachers(plan: Plan, out: Path) -> int:
     return 1 if refused else 0
 
 
-def render_plan(plan: Plan, out: str | os.PathLike[str], *, gpu_tflops: float = 100.0) -> str:
+def render_plan(
+    plan: Plan, out: str | os.PathLike[str], *, gpu_tflops: float = 100.0, rate: GpuRate | None = None
+) -> str:
     from benchmark.cache.policy import size_text
 
     order = plan.node_order()
     nodes = plan.nodes()
     number = {rid: i + 1 for i, rid in enumerate(order)}
     rows = [("#", "STATE", "ROLE", "RUN", "NEEDS", "COST", "GRID POINT")]
-    todo_cost, states, cache_states, check_states = 0.0, {}, {}, {}
+    todo_cost, todo_hours, states, cache_states, check_states = 0.0, 0.0, {}, {}, {}
     for rid in order:
         run = nodes[rid]
         path = node_dir(out, run)
@@ -103,6 +120,8 @@ def render_plan(plan: Plan, out: str | os.PathLike[str], *, gpu_tflops: float = 
         flops = estimate_flops(run.config)
         if state != "done" and flops is not None:
             todo_cost += flops
+            tflops = rate.for_run(run.method, run.config.train.amp)[0] if rate else gpu_tflops
+            todo_hours += flops / (tflops * 1e12) / 3600
         point = " ".join(f"{k}={v}" for k, v in run.labels) or f"{run.config.model.name} s{run.config.seed}"
         rows.append((str(number[rid]), state, run.role, rid, needs, _flops(flops), point))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
@@ -119,8 +138,13 @@ def render_plan(plan: Plan, out: str | os.PathLike[str], *, gpu_tflops: float = 
         "states: " + ", ".join(f"{n} {s}" for s, n in sorted(states.items())),
         f"cost of runs not done: ~{_flops(todo_cost)} (3 x student forward x iterations x batch + teacher forwards; "
         "card FLOPs scaled to the training input size; rough)",
-        f"  = ~{todo_cost / (gpu_tflops * 1e12) / 3600:.1f} GPU-hours at an assumed {gpu_tflops:g} TFLOP/s effective "
-        "per GPU (--gpu-tflops)",
+        f"  = ~{todo_hours:.1f} GPU-hours " + (
+            f"at the measured rates of {rate.describe()} (a run whose method/amp was not measured takes the plain "
+            "student's rate)"
+            if rate
+            else f"at an ASSUMED {gpu_tflops:g} TFLOP/s effective per GPU (--gpu-tflops): no GPU rate was measured "
+            "(no GPU was lent for it); measure one with scripts/bench_gpu_step.py --out FILE and pass --gpu-rate FILE"
+        ),
     ]
     tail += training_lines(plan)
     students = [r.config for r in plan.runs.values() if r.role == "student"]

@@ -97,7 +97,7 @@ def read_rgb(path: Path, *, image_id: Any = None) -> Tensor:
     """Decode an image file to a uint8 (3,H,W) RGB tensor (PIL; :class:`DatasetError` naming the file)."""
     try:
         with Image.open(path) as im:
-            pixels = np.array(im.convert("RGB"))  # writable copy for torch.from_numpy
+            pixels = np.array(im if im.mode == "RGB" else im.convert("RGB"))  # writable copy for torch.from_numpy
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise DatasetError(f"{path}: cannot decode image (image id {image_id}): {exc}") from None
     return torch.from_numpy(pixels).permute(2, 0, 1)
@@ -110,10 +110,12 @@ def to_float(image: Tensor) -> Tensor:
 
 def resize_uint8(image: Tensor, height: int, width: int) -> Tensor:
     """uint8 (3,H,W) → uint8 (3,height,width), bilinear without antialias (``cv2.INTER_LINEAR``'s sampling);
-    an exact copy if same size. Fast on a channels-last input (what :func:`read_rgb` returns)."""
+    the input itself if same size. Fast (torch's vectorised uint8 kernel) on a channels-last input, what
+    :func:`read_rgb` returns: ``image[None]`` would give the batch dimension a stride torch's fast path rejects."""
     if tuple(image.shape[-2:]) == (height, width):
         return image
-    return F.interpolate(image[None], size=(height, width), mode="bilinear", align_corners=False)[0]
+    batch = image.permute(1, 2, 0)[None].permute(0, 3, 1, 2)  # (1, 3, H, W) with channels-last batch strides
+    return F.interpolate(batch, size=(height, width), mode="bilinear", align_corners=False)[0]
 
 
 def resize_image(image: Tensor, height: int, width: int) -> Tensor:
@@ -375,7 +377,8 @@ class CocoDetection(torch.utils.data.Dataset):
         scale = self.resize.factor(height, width)
         factors = self.resize.box_factors(height, width)
         if self.mmdet:
-            image = resize_uint8(raw, new_h, new_w)
+            hwc = resize_uint8(raw, new_h, new_w).permute(1, 2, 0).numpy()  # channels-last pixels: (h, w, 3)
+            image = torch.from_numpy(np.ascontiguousarray((hwc[:, ::-1] if hflip else hwc).transpose(2, 0, 1)))
             boxes = torch.from_numpy(self._boxes[index]) * torch.tensor(factors * 2, dtype=torch.float32)
         else:
             image = resize_image(raw, new_h, new_w)
@@ -385,7 +388,7 @@ class CocoDetection(torch.utils.data.Dataset):
         keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])  # boxes inside the 1-px tolerance strip
         boxes, labels = boxes[keep], torch.from_numpy(self._labels[index])[keep]
         if hflip:
-            image = image.flip(-1)
+            image = image if self.mmdet else image.flip(-1)  # mmdet: mirrored above, with the layout change
             boxes = hflip_boxes(boxes, new_w)
         return Sample(
             image=image.contiguous(),

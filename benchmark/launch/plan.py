@@ -24,7 +24,7 @@ import hashlib
 import heapq
 import json
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -435,23 +435,26 @@ def train_pixels(data: DataConfig) -> float:
 
 
 def estimate_flops(cfg: RunConfig) -> float | None:
-    """Rough training FLOPs from the cards: 3 × student forward × iterations × batch, plus the teachers'
-    forwards over their share of the iterations; forwards scaled from the card's input to :func:`train_pixels`."""
-    from benchmark.zoo import get_card, known_model
+    """Rough training FLOPs from the cards: :func:`image_flops` at :func:`train_pixels` x iterations x batch."""
+    from benchmark.zoo import known_model
 
-    names = [cfg.model.name, *(s.teacher.model.name for s in cfg.distill.stage_list())]
-    if any(not known_model(n) for n in names):
+    stages = cfg.distill.stage_list()
+    if any(not known_model(n) for n in [cfg.model.name, *(s.teacher.model.name for s in stages)]):
         return None
-    images = cfg.train.iterations * cfg.train.batch_size
-    pixels = train_pixels(cfg.data)
+    weight = sum(s.fraction for s in stages) or 1.0
+    teachers = [(s.teacher.model.name, s.fraction / weight) for s in stages]
+    per_image = image_flops(cfg.model.name, teachers, train_pixels(cfg.data))
+    return per_image * cfg.train.iterations * cfg.train.batch_size
+
+
+def image_flops(student: str, teachers: Sequence[tuple[str, float]], pixels: float) -> float:
+    """FLOPs of one training image of ``pixels`` pixels: 3 x the student's forward (forward + backward) plus each
+    teacher's forward over its share of the iterations; card FLOPs scaled from the card's input by area."""
+    from benchmark.zoo import get_card
 
     def forward(name: str) -> float:
         card = get_card(name)
         h, w = card.flops_input
         return card.flops * pixels / (h * w)
 
-    total = TRAIN_FLOPS_FACTOR * forward(cfg.model.name) * images
-    stages = cfg.distill.stage_list()
-    weight = sum(s.fraction for s in stages) or 1.0
-    total += sum(forward(s.teacher.model.name) * images * s.fraction / weight for s in stages)
-    return total
+    return TRAIN_FLOPS_FACTOR * forward(student) + sum(forward(name) * share for name, share in teachers)
