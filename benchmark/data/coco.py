@@ -39,10 +39,10 @@ BOX_TOLERANCE = 1.0  # pixels a box may extend past the image border (float roun
 
 @dataclass
 class Sample:
-    """One network input: ``image`` (3,h,w) RGB, float32 in [0,1] (native protocol) or uint8 (mmdet protocol;
-    :func:`to_float` on the device); ``target`` boxes (n,4) xyxy float32 in resized pixels and labels (n,)
-    int64; ``scale`` = resized / original size (the isotropic factor); ``scale_factor`` = the per-axis
-    ``(w, h)`` factors that map boxes back to original pixels (native: ``(scale, scale)``)."""
+    """One network input: ``image`` (3,h,w) RGB, float32 in [0,1] (native protocol) or uint8 in channels-last
+    memory (mmdet protocol; :func:`to_float` on the device); ``target`` boxes (n,4) xyxy float32 in resized
+    pixels and labels (n,) int64; ``scale`` = resized / original size (the isotropic factor); ``scale_factor`` =
+    the per-axis ``(w, h)`` factors that map boxes back to original pixels (native: ``(scale, scale)``)."""
 
     image: Tensor
     target: dict[str, Tensor]
@@ -376,9 +376,9 @@ class CocoDetection(torch.utils.data.Dataset):
         new_h, new_w = self.resize.shape(height, width)
         scale = self.resize.factor(height, width)
         factors = self.resize.box_factors(height, width)
-        if self.mmdet:
-            hwc = resize_uint8(raw, new_h, new_w).permute(1, 2, 0).numpy()  # channels-last pixels: (h, w, 3)
-            image = torch.from_numpy(np.ascontiguousarray((hwc[:, ::-1] if hflip else hwc).transpose(2, 0, 1)))
+        if self.mmdet:  # the pixels stay channels-last in memory: (3, h, w) strides (1, 3w, 3), no transposing copy
+            image = resize_uint8(raw, new_h, new_w)
+            image = image.flip(-1) if hflip else image  # torch's flip keeps the layout (and is fast on it)
             boxes = torch.from_numpy(self._boxes[index]) * torch.tensor(factors * 2, dtype=torch.float32)
         else:
             image = resize_image(raw, new_h, new_w)
@@ -391,7 +391,7 @@ class CocoDetection(torch.utils.data.Dataset):
             image = image if self.mmdet else image.flip(-1)  # mmdet: mirrored above, with the layout change
             boxes = hflip_boxes(boxes, new_w)
         return Sample(
-            image=image.contiguous(),
+            image=image if self.mmdet else image.contiguous(),
             target={"boxes": boxes, "labels": labels},
             image_id=int(img["id"]),
             scale=float(scale),

@@ -71,7 +71,8 @@ def test_mmdet_samples(folder):
     ds = CocoDetection(ann, img, resize=MMDET, filter_empty_gt=True)
     assert len(ds) == 2 and ds.num_filtered == 1 and ds.aspect_groups() == [1, 0]
     s = ds.get(0, hflip=True)
-    assert s.image.dtype == torch.uint8 and tuple(s.image.shape) == (3, 800, 1067) and s.image.is_contiguous()
+    assert s.image.dtype == torch.uint8 and tuple(s.image.shape) == (3, 800, 1067)
+    assert s.image.stride() == (1, 3 * 1067, 3)  # channels-last memory, as decoded and resized: no transposing copy
     assert s.scale_factor == (1067 / 640, 800 / 480)
     fx, fy = s.scale_factor
     expected = torch.tensor([[1067 - 384 * fx, 48 * fy, 1067 - 64 * fx, 288 * fy]], dtype=torch.float32)

@@ -174,3 +174,25 @@ def test_aspect_grouped_stream_is_mmdets_batch_sampler(coco_folder):
     assert all(len({groups[i] for i in batch}) == 1 for batch in theirs)
     stream = BatchStream(len(ours), 2, hflip=False, generator=torch.Generator().manual_seed(3), groups=groups)
     assert [[i for i, _ in stream.next_batch()] for _ in theirs] == theirs
+
+
+def test_a_run_trains_and_evaluates_under_the_mmdet_protocol(tmp_path):
+    """uint8 channels-last samples through a data worker, the mmdet adapter, training, resume-free end, evaluation."""
+    import dataclasses
+    import math
+
+    from benchmark.config import EvalConfig, RunConfig, TrackingConfig, TrainConfig
+    from benchmark.run.record import RunRecord
+    from benchmark.run.train import train_run
+
+    from .conftest import DATA, tiny
+
+    data = dataclasses.replace(DATA, protocol="mmdet", scale=(128, 96), hflip=True)  # 64 px -> 96 px
+    train = TrainConfig(iterations=3, optimizer="adamw", lr=1e-3, warmup_iters=1, num_threads=1,
+                        num_workers=1)  # fmt: skip
+    evals, tracking = EvalConfig(batch_size=4, eval_teacher=False), TrackingConfig(wandb=False)
+    cfg = RunConfig(name="mm-protocol", data=data, model=tiny("tiny_retinanet"), train=train, eval=evals,
+                    tracking=tracking)  # fmt: skip
+    metrics = train_run(cfg, tmp_path / "r", progress=False)
+    assert RunRecord(tmp_path / "r").is_done() and all(math.isfinite(v) for v in metrics.final.values())
+    assert all(math.isfinite(row["loss"]) for row in metrics.curves["train"])
