@@ -67,6 +67,7 @@ def _context_conv(channels: int) -> nn.Conv2d:
 @register_method(
     "fgd",
     display="FGD",
+    weights=("alpha_fgd", "beta_fgd", "gamma_fgd", "lambda_fgd"),
     description="FGD (CVPR 2022): focal (box-masked, attention-weighted) + attention + GcBlock global losses",
     presets={
         # yzd-v/FGD configs fgd_retina_* (also GFL, SOLO); the code default gamma_fgd=0.001 is not used there.

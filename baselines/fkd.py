@@ -109,6 +109,7 @@ def mmrazor_key(key: str) -> str:
 @register_method(
     "fkd",
     display="FKD",
+    weights=("mask_l2_weight", "channel_weight", "spatial_weight", "nonlocal_weight"),
     description="FKD/FBKD (ICLR 2021, mmrazor form): attention-masked feature, channel/spatial pool and non-local "
     "relation losses",
     defaults={"sub_sample": True, "reduction": 4, "maxpool_stride": 4},

@@ -45,6 +45,7 @@ def random_spatial_mask(
 @register_method(
     "mgd",
     display="MGD",
+    weights=("alpha_mgd",),
     description="MGD (ECCV 2022): regenerate the teacher feature from a randomly masked student feature",
     presets={
         "one_stage": {"alpha_mgd": 0.00002, "lambda_mgd": 0.65},  # retina_rx101_64x4d_distill_retina_r50

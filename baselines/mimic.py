@@ -17,6 +17,7 @@ from benchmark.distill.methods import register_method
 @register_method(
     "mimic",
     display="Mimic",
+    weights=("loss_weight",),
     description="FitNets feature imitation: 1x1 adapter + MSE on every matched FPN level",
     defaults={"loss_weight": 1.0},
 )

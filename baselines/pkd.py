@@ -36,6 +36,7 @@ def channel_standardize(feat: Tensor, eps: float = 1e-6) -> Tensor:
 @register_method(
     "pkd",
     display="PKD",
+    weights=("loss_weight",),
     description="PKD (NeurIPS 2022): MSE of per-channel standardised features (1 - Pearson r)",
     presets={
         # mmrazor pkd configs: 10 for RetinaNet/RepPoints/FCOS teachers -> one-stage students,

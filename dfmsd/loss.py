@@ -127,6 +127,7 @@ _DMKD_ALPHA = {"one_stage": 2e-5, "two_stage": 5e-7}
 @register_method(
     "dfmsd",
     display="DFMSD",
+    weights=("alpha", "beta"),
     description="DFMSD (our reading): teacher-attention dual (spatial+channel) masked generation, GT-box masking "
     "enhancement scheduled by stage (gamma), PKD semantic alignment per FPN level",
     defaults={
@@ -144,6 +145,7 @@ _DMKD_ALPHA = {"one_stage": 2e-5, "two_stage": 5e-7}
 @register_method(
     "dmkd",
     display="DMKD",
+    weights=("alpha", "beta"),
     description="DMKD (our reading): teacher-attention dual masked generation fused by softmax weights, one stage, "
     "no enhancement, no alignment, MGD weights",
     defaults={**_SHARED, "enhance": False, "sem_align": "none"},

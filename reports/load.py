@@ -19,7 +19,8 @@ Columns
   tag of ``tracking.tags``; else ``1x``/``2x``/... for COCO runs of 12/24/... epochs; else ``<iterations>it``),
   ``role`` (student | teacher: metrics.json, else
   plan.json, else a ``teacher-`` run name)
-* metrics: ``mAP AP50 AP75 APs APm APl AR1 AR10 AR100 ARs ARm ARl`` (final, COCO units in [0, 1]),
+* metrics: ``mAP AP50 AP75 APs APm APl AR1 AR10 AR100 ARs ARm ARl`` (final, COCO units in [0, 1], of the split
+  ``load_runs`` was asked for; column ``split``), ``stability.max_loss``, ``stability.max_ratio``,
   ``teacher_<metric>`` (teacher on the same split), ``cost.<field>``, ``best.mAP``, ``best.iter``
 * grouping keys: ``config_key`` (seed replicates share it) and ``base_key`` (the run of the same student
   without distillation shares it), as the resolved run computed them (``resolved.yaml``: resolved values, so a
@@ -40,9 +41,11 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from benchmark.run.metrics import RunMetrics
 from reports.methods import option_defaults
 
 METRICS = ("mAP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
+SPLITS = ("test", "val")
 COST_FIELDS = ("params", "flops", "train_time_s", "step_time_s", "teacher_time_s", "kd_overhead", "infer_time_s")
 # Config fields that never change what a run computes (or that differ between replicas by construction).
 UNKEYED_PREFIXES = ("name", "role", "seed", "run_id", "tracking.", "resources.")
@@ -221,8 +224,9 @@ def _metric(value: Any) -> float:
 # ---------------------------------------------------------------------------- one run
 
 
-def load_run(run_dir: Path, sweep: str = "") -> dict[str, Any]:
-    """One run record as a flat row (see the module docstring for the columns)."""
+def load_run(run_dir: Path, sweep: str = "", *, split: str = "test") -> dict[str, Any]:
+    """One run record as a flat row (see the module docstring for the columns); the metric columns hold the
+    final numbers of ``split`` ("test", or "val": the validation split the run was evaluated on)."""
     row: dict[str, Any] = {"run_id": run_dir.name, "sweep": sweep, "run_dir": str(run_dir)}
     problems: list[str] = []
     try:
@@ -235,10 +239,11 @@ def load_run(run_dir: Path, sweep: str = "") -> dict[str, Any]:
         config = {}
     try:
         status = _read_json(run_dir / "status.json") or {}
-        metrics = _read_json(run_dir / "metrics.json") or {}
+        raw_metrics = _read_json(run_dir / "metrics.json")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        status, metrics = {}, {}
+        status, raw_metrics = {}, None
         problems.append(f"status/metrics unreadable: {exc}")
+    metrics = RunMetrics.from_dict(raw_metrics) if isinstance(raw_metrics, dict) else None
     resolved = _read_yaml(run_dir / "resolved.yaml")
     run_id = config.pop("run_id", None)
     if isinstance(run_id, str) and run_id:
@@ -251,28 +256,38 @@ def load_run(run_dir: Path, sweep: str = "") -> dict[str, Any]:
     row["total_iterations"] = _number(status.get("total_iterations"))
 
     chain = _teacher_chain(config)
-    row["method"] = str(metrics.get("method") or flat.get("distill.method") or "none")
+    recorded_method = metrics.method if metrics and raw_metrics.get("method") else None
+    row["method"] = str(recorded_method or flat.get("distill.method") or "none")
     row["student"] = str(flat.get("model.name", ""))
     row["teacher"] = chain[-1] if chain and row["method"] != "none" else ""
     row["teachers"] = "→".join(chain) if row["method"] != "none" else ""
     row["distill.n_stages"] = len(chain) if row["method"] != "none" else 0
     row["schedule"] = _schedule(config)
-    row["role"] = str(metrics.get("role") or resolved.get("role") or flat.get("role") or _legacy_role(flat))
-    row["role_source"] = "metrics" if metrics.get("role") or resolved.get("role") else "config"
+    recorded_role = metrics.role if metrics and raw_metrics.get("role") else None
+    row["role"] = str(recorded_role or resolved.get("role") or flat.get("role") or _legacy_role(flat))
+    row["role_source"] = "metrics" if recorded_role or resolved.get("role") else "config"
 
-    final = metrics.get("final") or {}
-    teacher_final = metrics.get("teacher_final") or {}
+    if split not in SPLITS:
+        raise ValueError(f"split {split!r}: choose from {', '.join(SPLITS)}")
+    row["split"] = split
+    final, teacher_final = {}, {}
+    if metrics is not None:
+        final = (metrics.final_val if split == "val" else metrics.final) or {}
+        teacher_final = (metrics.teacher_final_val if split == "val" else metrics.teacher_final) or {}
     for name in METRICS:  # pycocotools reports -1 for an area range without objects: undefined, not a value
         row[name] = _metric(final.get(name))
         row[f"teacher_{name}"] = _metric(teacher_final.get(name))
-    cost = metrics.get("cost") or {}
+    cost = vars(metrics.cost) if metrics else {}
     for name in COST_FIELDS:
         row[f"cost.{name}"] = _number(cost.get(name))
-    best = metrics.get("best") or {}
+    best = (metrics.best if metrics else None) or {}
     row["best.mAP"] = _number(best.get("mAP"))
     row["best.iter"] = _number(best.get("iter"))
+    stability = vars(metrics.stability) if metrics else {}
+    for name in ("max_loss", "max_ratio", "max_ratio_iter"):
+        row[f"stability.{name}"] = _number(stability.get(name))
     if row["state"] == "done" and math.isnan(row["mAP"]):
-        row["state"], row["reason"] = "incomplete", "state is done but metrics.json has no final mAP"
+        row["state"], row["reason"] = "incomplete", f"state is done but metrics.json has no final {split} mAP"
 
     if resolved.get("config_key") and resolved.get("base_key"):  # the resolved run's keys (as its run id)
         row["config_key"], row["base_key"] = str(resolved["config_key"]), str(resolved["base_key"])
@@ -314,8 +329,9 @@ def stage_starts(run_dir: str | Path) -> list[int]:
 # ---------------------------------------------------------------------------- many runs
 
 
-def load_runs(paths: Iterable[str | Path]) -> pd.DataFrame:
-    """Every run record under ``paths`` (see :func:`find_run_dirs`) as one frame sorted by sweep and run id.
+def load_runs(paths: Iterable[str | Path], *, split: str = "test") -> pd.DataFrame:
+    """Every run record under ``paths`` (see :func:`find_run_dirs`) as one frame sorted by sweep and run id, with
+    the final numbers of ``split`` ("test" | "val") in the metric columns.
 
     A run id present in several directories (the same content-hashed run found twice) is kept once: the
     copy that is done, else the first in path order.
@@ -327,7 +343,7 @@ def load_runs(paths: Iterable[str | Path]) -> pd.DataFrame:
         if sweep_dir not in plans:
             plans[sweep_dir] = read_plan_entries(sweep_dir)
         entry = plans[sweep_dir].get(run_dir.name, {})
-        row = load_run(run_dir, str(entry.get("sweep") or out_name))
+        row = load_run(run_dir, str(entry.get("sweep") or out_name), split=split)
         row["out_dir"] = out_name
         if entry.get("role") and row["role_source"] != "metrics":
             row["role"] = str(entry["role"])

@@ -42,6 +42,7 @@ def mask_inputs_from_run(
     ``image_index`` of a finished run of a method whose criterion records ``last_masks`` (dfmsd, dmkd)."""
     from baselines.fgd import attention_maps
     from baselines.pkd import channel_standardize
+    from benchmark.checkpoints import load_torch_file
     from benchmark.data import build_dataset
     from benchmark.distill.methods import get_method
     from benchmark.run.build import build_criterion, build_teacher, teacher_weights
@@ -61,7 +62,7 @@ def mask_inputs_from_run(
     for path in (last, final):
         if not path.is_file():
             raise FileNotFoundError(f"{path}: missing (the mask figure needs a finished run)")
-    state = torch.load(last, map_location="cpu", weights_only=True)
+    state = load_torch_file(last)
     stage_index = int(state.get("stage", 0))
     run = resolve(cfg)
     if not run.stages:

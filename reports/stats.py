@@ -138,3 +138,24 @@ def t_interval(s: Summary, level: float = 0.95) -> float:
     if s.n < 2 or not math.isfinite(s.std):
         return math.nan
     return t_quantile(0.5 + level / 2.0, s.n - 1) * s.std / math.sqrt(s.n)
+
+
+def minimal_detectable_difference(std_diff: float, n: int, *, alpha: float = 0.05, power: float = 0.8) -> float:
+    """The smallest true mean paired difference that a two-sided paired t-test at level ``alpha`` detects with
+    probability ``power`` over ``n`` seeds whose differences have standard deviation ``std_diff``:
+    ``(t_{1-alpha/2, n-1} + t_{power, n-1}) · std_diff / √n`` (the usual t approximation; NaN for n < 2)."""
+    if n < 2 or not math.isfinite(std_diff):
+        return math.nan
+    df = n - 1
+    return (t_quantile(1.0 - alpha / 2.0, df) + t_quantile(power, df)) * std_diff / math.sqrt(n)
+
+
+def seeds_for_difference(std_diff: float, target: float, *, alpha: float = 0.05, power: float = 0.8) -> int | None:
+    """The fewest seeds whose minimal detectable difference is at most ``target`` (None beyond 1000 or for a
+    non-finite spread)."""
+    if not math.isfinite(std_diff) or target <= 0:
+        return None
+    for n in range(2, 1001):
+        if minimal_detectable_difference(std_diff, n, alpha=alpha, power=power) <= target:
+            return n
+    return None

@@ -67,7 +67,7 @@ def log_report(
 ) -> Path | None:
     """Log ``tables`` and the PNGs among ``figures``; returns the W&B run folder (None when off/failed)."""
     from benchmark.run.record import one_line
-    from benchmark.run.tracking import resolve_mode
+    from benchmark.run.tracking import init_wandb, resolve_mode
 
     tracking = tracking_of(frame)
     mode = mode or resolve_mode(tracking)
@@ -77,7 +77,9 @@ def log_report(
     try:
         import wandb
 
-        run = wandb.init(
+        run = init_wandb(
+            mode=mode,
+            warn=warn,
             project=tracking.project,
             entity=tracking.entity,
             group="+".join(sweeps),
@@ -87,8 +89,6 @@ def log_report(
             resume="allow",
             tags=["sweep-summary", "report"],
             dir=str(Path(out)),
-            mode=mode,
-            settings=wandb.Settings(console="off", silent=True),
         )
         run.config.update({"method_colors": method_colors(frame)}, allow_val_change=True)
         payload: dict[str, object] = {}

@@ -91,9 +91,10 @@ def coco_model(name: str) -> ModelConfig:
 
 def trainer(cfg: RunConfig, workdir: Path) -> Any:
     from benchmark.run.record import RunRecord
+    from benchmark.run.resolve import run_id
     from benchmark.run.train import Trainer
 
-    return Trainer(cfg, RunRecord(workdir / cfg.run_id()), runs_root=workdir, progress=False)
+    return Trainer(cfg, RunRecord(workdir / run_id(cfg)), runs_root=workdir, progress=False)
 
 
 def mmdet_step(student: str, amp: str, images: list[torch.Tensor], targets: list[dict], device: torch.device):

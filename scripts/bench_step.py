@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmark.config import DataConfig, ModelConfig, RunConfig, TeacherConfig  # noqa: E402
 from benchmark.launch.quickstart import STUDENT_MODEL, TEACHER_MODEL, quickstart_student  # noqa: E402
 from benchmark.run.record import RunRecord  # noqa: E402
+from benchmark.run.resolve import run_id
 from benchmark.run.train import Trainer, _sync  # noqa: E402
 
 
@@ -48,7 +49,7 @@ def timed(fn, device: torch.device) -> float:
 
 
 def build(cfg: RunConfig, workdir: Path) -> Trainer:
-    run_dir = workdir / cfg.run_id()
+    run_dir = workdir / run_id(cfg)
     return Trainer(cfg, RunRecord(run_dir), runs_root=workdir, progress=False)
 
 

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Install the mmdetection 3.x back end into ./.venv: mmengine 0.10.7, mmdet 3.3.0 and mmcv 2.1.0 (full ops).
 #
-# Usage: scripts/install_mm.sh [--cuda] [--resolve-only]
-#   --cuda          build mmcv with CUDA kernels (needed to train mmdet models on a GPU; run it on a GPU node
-#                   with the CUDA toolkit matching torch). Cached apart from the CPU-ops wheel.
-#   --resolve-only  find (or build) the verified mmcv wheel, cache it, print its path; install nothing.
+# Usage: scripts/install_mm.sh [--cuda] [--from-source] [--resolve-only | --prepare-only DIR | --recipe-hash]
+#   --cuda             build mmcv with CUDA kernels (needed to train mmdet models on a GPU; run it on a GPU node
+#                      with the CUDA toolkit matching torch). Cached apart from the CPU-ops wheel.
+#   --resolve-only     find (or build) the verified mmcv wheel, cache it, print its path; install nothing.
+#   --prepare-only DIR download the pinned sdist into DIR, check it, unpack and patch it, print the source folder;
+#                      compile nothing (what a fresh machine does before the 11-minute compile; tested in CI).
+#   --from-source      build from the sdist even when a cached or prebuilt wheel exists (the new wheel is cached)
+#   --recipe-hash      print the sha256 of the build recipe (versions, sdist hash, patch, build command); the
+#                      full compile is tested again when it differs from scripts/mmcv_recipe.verified.
 #
 # mmcv 2.1.0 has no wheel for torch 2.14 on PyPI, so the wheel is taken, in this order, from
 #   1. the cache <cache>/wheels[/cuda]/mmcv-2.1.0-*.whl (cache = $DFMSD_BENCH_CACHE or ~/.cache/dfmsd-bench),
@@ -28,15 +33,25 @@ die() { echo "install_mm.sh: error: $*" >&2; exit 1; }
 say() { echo "install_mm.sh: $*" >&2; }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
+PATCH='s/-std=c++17/-std=c++20/g'
+BUILD_CMD='MMCV_WITH_OPS=1 pip wheel --no-build-isolation --no-deps'
+RECIPE="mmcv==$MMCV_VERSION sdist:$SDIST_SHA256 patch:$PATCH build:$BUILD_CMD setuptools<81"
+
 cuda=0
 resolve_only=0
-for arg in "$@"; do
-  case "$arg" in
+from_source=0
+prepare_dir=""
+while [ $# -gt 0 ]; do
+  case "$1" in
     --cuda) cuda=1 ;;
     --resolve-only) resolve_only=1 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
-    *) die "unknown option $arg (see --help)" ;;
+    --from-source) from_source=1 ;;
+    --prepare-only) [ $# -ge 2 ] || die "--prepare-only needs a folder"; prepare_dir=$2; shift ;;
+    --recipe-hash) printf '%s' "$RECIPE" | sha256sum | cut -d' ' -f1; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    *) die "unknown option $1 (see --help)" ;;
   esac
+  shift
 done
 
 cache_root=${DFMSD_BENCH_CACHE:-$HOME/.cache/dfmsd-bench}
@@ -93,24 +108,34 @@ prebuilt_wheel() {
   cache_wheel "$src" "$got"
 }
 
+# Download the pinned sdist into $1, check its sha256, unpack and patch it; sets SRC to the source folder.
+# `pip download` prepares the sdist's metadata by running its setup.py: without build isolation, so that it runs
+# in the venv (torch, setuptools<81 with pkg_resources) instead of a fresh env whose setuptools lacks pkg_resources.
+prepare_sdist() {
+  local dir=$1 tarball
+  [ -x "$PY" ] || die "no ./.venv (run scripts/install.sh first): preparing mmcv needs torch installed"
+  mkdir -p "$dir"
+  "$PY" -m pip install -q 'setuptools<81' wheel psutil ninja
+  "$PY" -m pip download -q --no-deps --no-build-isolation --no-binary :all: "mmcv==$MMCV_VERSION" -d "$dir" ||
+    die "pip download of the mmcv $MMCV_VERSION sdist failed"
+  tarball="$dir/mmcv-$MMCV_VERSION.tar.gz"
+  [ -f "$tarball" ] || die "pip download saved no $tarball"
+  [ "$(sha "$tarball")" = "$SDIST_SHA256" ] || die "$tarball: sha256 $(sha "$tarball") is not the pinned $SDIST_SHA256"
+  tar xzf "$tarball" -C "$dir"
+  SRC="$dir/mmcv-$MMCV_VERSION"
+  sed -i "$PATCH" "$SRC/setup.py"
+  grep -q -- '-std=c++20' "$SRC/setup.py" || die "the C++20 patch of mmcv's setup.py did not apply"
+}
+
 # 3. Build from the PyPI sdist with the C++20 fix; the new wheel's sha256 is recorded beside it.
 build_wheel() {
-  [ -x "$PY" ] || die "no ./.venv (run scripts/install.sh first): building mmcv needs torch installed"
-  local build tarball wheel
+  local build wheel
   build=$(mktemp -d "$cache_root/mmcv-build.XXXXXX")
   BUILD_DIR=$build
   say "building mmcv $MMCV_VERSION from source (about 11 min on 2 cores; MAX_JOBS=${MAX_JOBS:-2})"
-  "$PY" -m pip install -q 'setuptools<81' wheel psutil ninja
-  "$PY" -m pip download -q --no-deps --no-binary :all: "mmcv==$MMCV_VERSION" -d "$build" ||
-    die "pip download of the mmcv $MMCV_VERSION sdist failed"
-  tarball="$build/mmcv-$MMCV_VERSION.tar.gz"
-  [ -f "$tarball" ] || die "pip download saved no $tarball"
-  [ "$(sha "$tarball")" = "$SDIST_SHA256" ] || die "$tarball: sha256 $(sha "$tarball") is not the pinned $SDIST_SHA256"
-  tar xzf "$tarball" -C "$build"
-  sed -i 's/-std=c++17/-std=c++20/g' "$build/mmcv-$MMCV_VERSION/setup.py"
-  grep -q -- '-std=c++20' "$build/mmcv-$MMCV_VERSION/setup.py" || die "the C++20 patch of mmcv's setup.py did not apply"
+  prepare_sdist "$build"
   if [ "$cuda" = 1 ]; then export FORCE_CUDA=1; else export FORCE_CUDA=0 CUDA_VISIBLE_DEVICES=""; fi
-  (cd "$build/mmcv-$MMCV_VERSION" &&
+  (cd "$SRC" &&
     MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} "$PY" -m pip wheel --no-build-isolation --no-deps -w "$build/dist" .) ||
     die "building the mmcv wheel failed (see the compiler output above)"
   wheel=$(ls "$build"/dist/mmcv-"$MMCV_VERSION"-*.whl 2>/dev/null | head -n1)
@@ -118,8 +143,16 @@ build_wheel() {
   cache_wheel "$wheel" "$(sha "$wheel")"
 }
 
+if [ -n "$prepare_dir" ]; then
+  prepare_sdist "$prepare_dir"
+  echo "$SRC"
+  exit 0
+fi
+
 # The helpers set WHEEL and return 1 only for "not there"; a bad file exits the script (die).
-if ! cached_wheel; then
+if [ "$from_source" = 1 ]; then
+  build_wheel
+elif ! cached_wheel; then
   if [ "$cuda" = 1 ] || ! prebuilt_wheel; then
     build_wheel
   fi

@@ -31,6 +31,7 @@ from benchmark.cache import LiveTeacher, teacher_source
 from benchmark.cache.key import default_cache_root
 from benchmark.config import DataConfig, ModelConfig, RunConfig, TeacherConfig
 from benchmark.launch.quickstart import STUDENT_MODEL, TEACHER_MODEL, quickstart_student
+from benchmark.run.resolve import run_id
 
 LIVE_TARGET = 1.10
 CACHED_TARGET = 1.05
@@ -95,7 +96,7 @@ def _trainer(cfg: RunConfig, workdir: Path) -> Any:
     from benchmark.run.record import RunRecord
     from benchmark.run.train import Trainer
 
-    return Trainer(cfg, RunRecord(workdir / "runs" / cfg.run_id()), runs_root=workdir / "runs", progress=False)
+    return Trainer(cfg, RunRecord(workdir / "runs" / run_id(cfg)), runs_root=workdir / "runs", progress=False)
 
 
 def _batch(trainer: Any) -> tuple[Any, list, list]:

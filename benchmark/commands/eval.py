@@ -37,8 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _resolve(args: argparse.Namespace) -> tuple[ModelConfig, DataConfig, EvalConfig]:
-    import torch
 
+    from benchmark.checkpoints import load_torch_file
     from benchmark.errors import UserError
     from benchmark.run.record import RunRecord
 
@@ -51,7 +51,7 @@ def _resolve(args: argparse.Namespace) -> tuple[ModelConfig, DataConfig, EvalCon
         model = dataclasses.replace(cfg.model, checkpoint=str(record.final_weights))
         data, eval_cfg = cfg.data, cfg.eval
     elif target.is_file():
-        state = torch.load(target, map_location="cpu", weights_only=True)
+        state = load_torch_file(target)
         card = state.get("card") if isinstance(state, dict) else None
         options = state.get("options") or {} if isinstance(state, dict) and card else {}
         name = args.model or card

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from benchmark.commands import overrides_anywhere
 from benchmark.errors import UserError
 from benchmark.launch.gpu_rate import GpuRate
 from benchmark.launch.plan import Plan, estimate_flops, load_plan
@@ -25,6 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("sweep", help="sweep file (sweeps/*.yaml)")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="override any run-config key for every run")
+    overrides_anywhere(p)
     p.add_argument("--out", help="output directory to compare against (default: runs/<sweep name>)")
     p.add_argument(
         "--gpu-tflops",
@@ -182,8 +184,11 @@ def training_lines(plan: Plan) -> list[str]:
     for data, schedules in groups.values():
         where = f"training images ({data.dataset} {data.train_ann}, protocol {data.protocol})"
         found = train_sizes(data)
-        if found is None or not found.sizes:
+        if found is None:
             lines.append(f"{where}: unknown until the annotation file is on disk")
+            continue
+        if not found.sizes:
+            lines.append(f"{where}: none of the {found.listed:,} listed images is used")
             continue
         n = len(found.sizes)
         kept = f" (filter_empty_gt, min_size 32: {n:,} of {found.listed:,} kept)" if data.protocol == "mmdet" else ""

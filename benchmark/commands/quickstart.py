@@ -61,5 +61,8 @@ def run(args: argparse.Namespace) -> int:
         stop=sigterm_event(),
     )
     print()
+    if result.teacher_rejected:
+        print(f"error: {result.teacher_rejected}")
+        return 1
     print(format_table(result))
     return 0 if result.ok else 1

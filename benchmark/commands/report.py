@@ -30,6 +30,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--no-paper", action="store_true", help="leave out the paper-vs-measured table")
     parser.add_argument(
+        "--split",
+        choices=("test", "val"),
+        default="test",
+        help="which final numbers the tables show: test (default; what to report) or val (the validation split, "
+        "what choices are made on)",
+    )
+    parser.add_argument(
         "--wandb", action="store_true", help="log the tables (and <out>/figures/*.png) to W&B (offline without a key)"
     )
     parser.set_defaults(func=run)
@@ -43,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         formats = parse_formats(args.format)
-        frame = load_runs(args.runs_dirs)
+        frame = load_runs(args.runs_dirs, split=args.split)
         orders = ablation_orders(args.runs_dirs)
         paper_rows = [] if args.no_paper else load_paper_rows(args.paper)
     except (RecordError, ValueError) as exc:

@@ -8,6 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
+from benchmark.commands import overrides_anywhere
 from benchmark.commands.plan import default_out
 from benchmark.errors import UserError
 from benchmark.launch.executors import Executor, LocalExecutor, SlurmExecutor, default_workers, visible_gpus
@@ -25,6 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("sweep", help="sweep file (sweeps/*.yaml)")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="override any run-config key for every run")
+    overrides_anywhere(p)
     p.add_argument("--out", help="output directory (default: runs/<sweep name>)")
     p.add_argument("--workers", type=int, help="parallel runs (local default: cores / train.num_threads, or GPUs)")
     p.add_argument("--executor", choices=("local", "slurm"), default="local")

@@ -7,7 +7,9 @@ import time
 from pathlib import Path
 
 from benchmark.errors import UserError
+from benchmark.launch.plan import CACHE_NODES_DIR
 from benchmark.launch.results import collect_cache_rows, collect_rows, format_cache_table, format_table
+from benchmark.launch.slurm_jobs import format_job_table
 
 ACTIVE = ("queued", "starting", "running")
 
@@ -18,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="show the runs of an output directory: state, progress, ETA, best mAP",
         description="Read the run records under DIR/runs and print one line per run, then one per teacher-feature "
         "cache node (DIR/cache/nodes). 'interrupted' is a run whose record says running but whose process is gone "
-        "(the next 'run' resumes it).",
+        "(the next 'run' resumes it). Runs launched with --executor slurm get a third table: their Slurm job ids "
+        "and the jobs' states (from sacct).",
     )
     p.add_argument("dir", help="output directory of a sweep (the --out of 'run')")
     p.add_argument("--watch", type=float, metavar="N", help="refresh every N seconds until no run is active")
@@ -34,7 +37,9 @@ def main(args: argparse.Namespace) -> int:
     while True:
         rows = collect_rows(out)
         caches = collect_cache_rows(out)
-        text = "\n".join(t for t in (format_table(rows), format_cache_table(caches)) if t)
+        records = [out / "runs" / r["run_id"] for r in rows] + [out.joinpath(*CACHE_NODES_DIR, c["id"]) for c in caches]
+        tables = (format_table(rows), format_cache_table(caches), format_job_table(records))
+        text = "\n".join(t for t in tables if t)
         if args.watch is None:
             print(text)
             return 0

@@ -6,8 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import yaml
-
+from benchmark.commands import overrides_anywhere
 from benchmark.config import ConfigError, RunConfig, run_config_from_dict
 
 if TYPE_CHECKING:
@@ -35,31 +34,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-wandb", action="store_true", help="do not mirror the run to W&B")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
-    parser.__class__ = _TrailingOverridesParser
-
-
-class _TrailingOverridesParser(argparse.ArgumentParser):
-    """Lets ``key=value`` overrides follow the options (argparse only fills a ``*`` positional once)."""
-
-    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
-        ns, extras = super().parse_known_args(args, namespace)
-        trailing = [a for a in extras if "=" in a and not a.startswith("-")]
-        if trailing:
-            ns.overrides = [*getattr(ns, "overrides", []), *trailing]
-        return ns, [a for a in extras if a not in trailing]
+    overrides_anywhere(parser)
 
 
 def load_run_config(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
     """A :class:`RunConfig` from a YAML file plus ``key=value`` overrides (all problems reported at once)."""
     from benchmark.config.overrides import apply_overrides
+    from benchmark.config.yaml_io import load_yaml_file
 
-    if not path.is_file():
-        raise FileNotFoundError(f"run config not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError([f"{path}: not valid YAML ({exc.__class__.__name__})"]) from None
-    raw = {} if raw is None else raw
+    raw = load_yaml_file(path, "run config")
+    if raw is None:
+        raise ConfigError([f"{path}: the run config is empty (an empty file would train every default: write the run)"])
     if not isinstance(raw, dict):
         raise ConfigError([f"{path}: expected a mapping at the top level, got {type(raw).__name__}"])
     raw.pop("run_id", None)  # a config.yaml copied from a run record

@@ -1,6 +1,6 @@
 """Run configuration: the typed schema of a run (:mod:`.schema`, frozen dataclasses parsed from raw mappings with
-every problem reported at once) and ``key=value`` command-line overrides (:mod:`.overrides`). The bottom of the
-harness: imports nothing from it but :mod:`benchmark.errors`."""
+every problem reported at once), ``key=value`` command-line overrides (:mod:`.overrides`) and strict YAML
+reading (:mod:`.yaml_io`). The bottom of the harness: imports nothing from it."""
 
 from benchmark.config.schema import (
     ConfigError,

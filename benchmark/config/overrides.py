@@ -10,9 +10,8 @@ import copy
 from collections.abc import Iterable
 from typing import Any
 
-import yaml
-
-from benchmark.config import ConfigError
+from benchmark.config.schema import ConfigError
+from benchmark.config.yaml_io import load_yaml_text
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -21,9 +20,10 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not sep or not key or any(not part for part in key.split(".")):
         raise ConfigError([f"override {text!r}: expected key.sub=value"])
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError as exc:
-        raise ConfigError([f"override {text!r}: value is not valid YAML ({exc.__class__.__name__})"]) from None
+        value = load_yaml_text(raw, f"override {text!r}") if raw.strip() else ""
+    except ConfigError as exc:
+        detail = exc.problems[0].split(": ", 2)[-1]
+        raise ConfigError([f"override {text!r}: value is not valid YAML ({detail})"]) from None
     return key.split("."), value
 
 

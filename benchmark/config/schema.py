@@ -9,7 +9,9 @@ the zoo, the methods or the disk are :mod:`benchmark.run.validate`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -185,13 +187,6 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         return to_plain(self)
 
-    def run_id(self) -> str:
-        """``<model>-<method>-s<seed>-<hash10>``: the id of the resolved run (:mod:`benchmark.run.resolve`, which
-        hashes resolved values: method and builder defaults included)."""
-        from benchmark.run.resolve import resolve  # the resolution needs the zoo and the method registry
-
-        return resolve(self).run_id
-
 
 def teacher_run_config(student: RunConfig, teacher: TeacherConfig) -> RunConfig:
     """The run that trains ``teacher`` on the student's data (its id is the dependency of the student)."""
@@ -267,6 +262,14 @@ def parse_dataclass(cls: type, data: Any, path: str, source: str, problems: list
 _OFF_SWITCHES = ("teacher_cache", "amp")  # string fields with an "off" value
 
 
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def finite_number(value: float) -> bool:
+    """A number a float32 tensor can hold: not NaN, not infinite, at most ``FLOAT32_MAX`` in magnitude."""
+    return math.isfinite(value) and abs(value) <= FLOAT32_MAX
+
+
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
@@ -313,12 +316,13 @@ def _parse_value(tp: Any, value: Any, path: str, source: str, problems: list[str
         return value
     if tp is float:
         if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
+            with contextlib.suppress(ValueError):
+                value = float(value)
         if isinstance(value, bool) or not isinstance(value, int | float):
             problems.append(f"{source}: {path}: expected a number, got {value!r}")
+            return 0.0
+        if not finite_number(value):
+            problems.append(f"{source}: {path}: must be a finite number (float32 range), got {value!r}")
             return 0.0
         return float(value)
     if tp is str:

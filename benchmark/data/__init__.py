@@ -6,6 +6,8 @@ and synthetic folders are prepared on demand in the user cache (see :mod:`benchm
 
 from __future__ import annotations
 
+import hashlib
+import json
 import warnings
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from benchmark.data.neon import prepare_neon
 from benchmark.data.protocol import PROTOCOLS, Resize
 from benchmark.data.synthetic import make_synthetic_coco, prepare_synthetic
 from benchmark.data.weights import ensure_mobilenet_v2_weights
+from benchmark.paths import cache_dir
 
 __all__ = [
     "Batch",
@@ -26,6 +29,7 @@ __all__ = [
     "Resize",
     "Sample",
     "build_dataset",
+    "check_split",
     "collate",
     "dataset_root",
     "ensure_mobilenet_v2_weights",
@@ -69,6 +73,42 @@ def split_files(cfg: DataConfig, split: str) -> tuple[str, str]:
             raise DatasetError("data.val_ann: this config names no validation split")
         return cfg.val_ann, cfg.val_images or cfg.train_images
     return (cfg.train_ann, cfg.train_images) if split == "train" else (cfg.test_ann, cfg.test_images)
+
+
+def check_split(cfg: DataConfig, split: str) -> str | None:
+    """The one-line problem of a user's ``coco`` split (annotation file: JSON, required keys, categories, ids,
+    boxes; every referenced image file exists; no image is decoded), or None when it checks out. Datasets this
+    suite prepares itself (neon, synthetic) are not checked here. A file that passed is remembered by its path,
+    size and modification time (``<cache>/validated/``), so a large annotation file is read once."""
+    if cfg.dataset != "coco" or not cfg.root:
+        return None
+    ann, images = split_files(cfg, split)
+    root = Path(cfg.root).expanduser()
+    ann_path, image_dir = root / ann, root / images
+    try:
+        stat = ann_path.stat()
+    except OSError:
+        return f"{ann_path}: annotation file not found"
+    limit = cfg.max_images if split == "train" else None
+    key = json.dumps([str(ann_path.resolve()), stat.st_size, stat.st_mtime_ns, str(image_dir.resolve()), limit])
+    marker = cache_dir() / "validated" / (hashlib.sha256(key.encode()).hexdigest()[:20] + ".ok")
+    if marker.is_file():
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            CocoDetection(
+                ann_path,
+                image_dir,
+                input_size=cfg.input_size,
+                max_images=limit,
+                drop_degenerate=True,
+            )
+    except DatasetError as exc:
+        return str(exc)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(key + "\n")
+    return None
 
 
 def build_dataset(cfg: DataConfig, split: str, *, progress: bool = True) -> CocoDetection:

@@ -32,6 +32,7 @@ class MethodSpec:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     description: str = ""
+    weights: tuple[str, ...] = ()  # the options that weight its loss terms (all 0: the student alone)
 
     @property
     def needs_teacher(self) -> bool:
@@ -63,13 +64,24 @@ class MethodSpec:
         return {k: v for k, v in values.items() if k not in preset_keys}
 
     def option_problems(self, options: Mapping[str, Any]) -> list[str]:
-        """One line per option the criterion does not accept."""
-        accepted = self.accepted_options()
-        return [
-            f"method {self.name!r} has no option {k!r} (accepted: {', '.join(sorted(accepted)) or 'none'})"
-            for k in options
-            if k not in accepted
-        ]
+        """One line per option the criterion does not accept, or whose value is not of its default's kind (a
+        number, true/false, a string): what would otherwise fail only in training."""
+        params = self._parameters()
+        problems = []
+        for key, value in options.items():
+            if key not in params:
+                accepted = ", ".join(sorted(params)) or "none"
+                problems.append(f"method {self.name!r} has no option {key!r} (accepted: {accepted})")
+                continue
+            default = params[key].default
+            if isinstance(default, bool) and not isinstance(value, bool):
+                problems.append(f"method {self.name!r} option {key!r}: expected true/false, got {value!r}")
+            elif isinstance(default, int | float) and not isinstance(default, bool):
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    problems.append(f"method {self.name!r} option {key!r}: expected a number, got {value!r}")
+            elif isinstance(default, str) and not isinstance(value, str):
+                problems.append(f"method {self.name!r} option {key!r}: expected a string, got {value!r}")
+        return problems
 
     def resolve_options(self, student_kind: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Every constructor option's value: constructor defaults, method defaults, the preset for
@@ -98,6 +110,7 @@ def register_method(
     *,
     display: str,
     description: str,
+    weights: tuple[str, ...],
     defaults: Mapping[str, Any] | None = None,
     presets: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Callable[[C], C]:
@@ -113,6 +126,7 @@ def register_method(
                 defaults=dict(defaults or {}),
                 presets={k: dict(v) for k, v in (presets or {}).items()},
                 description=description,
+                weights=tuple(weights),
             ),
         )
         return cls

@@ -16,6 +16,7 @@ from benchmark.cache.key import transforms_of
 from benchmark.cache.policy import card_levels, decide, size_text
 from benchmark.config import DataConfig, RunConfig, TeacherConfig, teacher_run_config
 from benchmark.data.protocol import Resize, mmdet_train_images
+from benchmark.run.resolve import run_id
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,7 +77,7 @@ def cache_plan_lines(runs: Iterable[RunConfig], cache_root: str | Path) -> list[
     groups: dict[tuple, tuple[TeacherConfig, list[RunConfig]]] = {}
     for cfg in runs:
         for stage in cfg.distill.stage_list():
-            source = stage.teacher.checkpoint or teacher_run_config(cfg, stage.teacher).run_id()
+            source = stage.teacher.checkpoint or run_id(teacher_run_config(cfg, stage.teacher))
             ident = (source, repr(stage.teacher.model), repr(cfg.data), cfg.distill.teacher_cache)
             students = groups.setdefault(ident, (stage.teacher, []))[1]
             if not students or students[-1] is not cfg:  # S-b: one teacher in several stages of one run

@@ -19,10 +19,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.launch.plan import PlannedRun
-from benchmark.launch.worker import DEFAULT_TRAINER, EXIT_BUSY, run_one, run_rank
+from benchmark.launch.slurm_jobs import LIVE_STATES, base_state, read_job, write_job
+from benchmark.launch.worker import (
+    DEFAULT_TRAINER,
+    EXIT_BUSY,
+    EXIT_STOPPED,
+    is_locked,
+    run_one,
+    run_rank,
+    stop_trainer,
+)
 from benchmark.run.record import RunRecord, one_line
 
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+SIGNAL_DELAY_S = 90  # submitit's default: its warning signal (USR2) comes this long before the time limit
 
 
 @dataclass(frozen=True)
@@ -198,24 +208,61 @@ class RunJob(_checkpointable()):  # type: ignore[misc]
     ...); task 0 is the run's worker (lock, record), the others start only their trainer
     (:func:`benchmark.launch.worker.run_rank`).
 
-    It is ``submitit.helpers.Checkpointable``: on preemption or timeout submitit calls ``checkpoint`` and
-    requeues the same call; the trainer resumes from ``checkpoints/last.pt``.
+    Slurm signals every process of a job. submitit's warning signal (USR2, ``signal_s`` before the time
+    limit) goes to submitit's handler, which calls :meth:`checkpoint` in task 0 and requeues the job; the
+    trainers ignore it. SIGTERM (``scontrol requeue``, preemption, ``scancel``, the time limit itself) reaches
+    the trainers directly: they save ``last.pt`` and stop, and the job then ends without a result
+    (``SystemExit``), so a requeued job simply runs again and resumes, and the launcher learns a cancelled
+    job's end from the cluster.
     """
 
-    def __init__(self, run_dir: str, runs_root: str, trainer: Sequence[str], threads: int, processes: int = 1) -> None:
+    def __init__(
+        self,
+        run_dir: str,
+        runs_root: str,
+        trainer: Sequence[str],
+        threads: int,
+        processes: int = 1,
+        signal_s: float = SIGNAL_DELAY_S,
+    ) -> None:
         self.run_dir, self.runs_root, self.trainer, self.threads = run_dir, runs_root, tuple(trainer), threads
-        self.processes = processes
+        self.processes, self.signal_s = processes, signal_s
 
     def __call__(self) -> int:
+        from submitit import JobEnvironment
+
         rank = 0
         if self.processes > 1:
             from submitit.helpers import TorchDistributedEnvironment
 
             rank = TorchDistributedEnvironment().export(set_cuda_visible_devices=False, overwrite=True).rank
         env = {**os.environ, **{key: str(self.threads) for key in THREAD_ENV}}
+        ignore = (signal.Signals[f"SIG{JobEnvironment.USR_SIG}"],)
         if rank != 0:
-            return run_rank(self.run_dir, self.runs_root, rank=rank, trainer=self.trainer, env=env)
-        return run_one(self.run_dir, self.runs_root, trainer=self.trainer, env=env, wait=True, forward_signals=False)
+            rc = run_rank(self.run_dir, self.runs_root, rank=rank, trainer=self.trainer, env=env, ignore=ignore)
+            stopped = rc in (-signal.SIGTERM, EXIT_STOPPED)
+        else:
+            rc = run_one(
+                self.run_dir, self.runs_root, trainer=self.trainer, env=env, forward_signals=False, ignore=ignore
+            )
+            stopped = rc != 0 and RunRecord(self.run_dir).state == "running"  # resumable: the trainer was stopped
+        if stopped:
+            sys.exit(rc or 1)
+        return rc
+
+    def checkpoint(self, *args: object, **kwargs: object) -> object:
+        """submitit's handler of the warning signal (time limit near, or preemption), task 0 only: stop the
+        trainer and wait until it has saved ``last.pt`` (at most ``signal_s``), then requeue this call."""
+        stop_trainer(self.run_dir, self.signal_s)
+        return super().checkpoint(*args, **kwargs)
+
+
+def signal_delay(time_min: int) -> int:
+    """Seconds before the time limit for submitit's warning signal: ``SIGNAL_DELAY_S``, less for short limits.
+
+    slurmctld checks limits every 30 s and signals at the first check within delay + 30 s of the limit, so a
+    delay of at most 3/4 of the limit minus 30 s never signals a job in its first quarter (1 min: 15 s)."""
+    return min(SIGNAL_DELAY_S, time_min * 45 - 30)
 
 
 class SlurmExecutor(Executor):
@@ -223,6 +270,10 @@ class SlurmExecutor(Executor):
 
     ``cluster`` is passed to ``submitit.AutoExecutor`` ("slurm"; "local"/"debug" run the same path without
     a cluster, as the tests do). ``max_parallel`` caps running array tasks (``slurm_array_parallelism``).
+    A run is requeued after at most ``max_timeouts`` time-outs (then it fails). On Slurm each run's job id
+    goes into its record (:mod:`benchmark.launch.slurm_jobs`): a relaunch follows the jobs still queued or
+    running instead of submitting them again. Job states are read from ``sacct`` at least every
+    ``state_poll_s`` seconds (a job cancelled outside the launcher leaves no result: only its state says so).
     """
 
     name = "slurm"
@@ -237,19 +288,24 @@ class SlurmExecutor(Executor):
         trainer: Sequence[str] = DEFAULT_TRAINER,
         job_name: str = "dfmsd-bench",
         poll_interval: float = 1.0,
+        max_timeouts: int = 100,
+        state_poll_s: float = 30.0,
     ) -> None:
         try:
             import submitit
         except ImportError:
             raise RuntimeError("the slurm executor needs submitit: pip install 'dfmsd-bench[slurm]'") from None
         self.runs_root = Path(runs_root)
-        self.executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
+        self.folder = Path(folder)
+        self.executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster, slurm_max_num_timeout=max_timeouts)
         self.cluster = cluster
         self.max_parallel = max_parallel
         self.trainer = tuple(trainer)
         self.job_name = job_name
         self.poll_interval = poll_interval
-        self.jobs: dict[str, tuple[object, float]] = {}
+        self.state_poll_s = state_poll_s
+        self.refreshed = time.monotonic()
+        self.jobs: dict[str, tuple[object, float, Path]] = {}  # run id -> (job, start, record dir)
 
     def parameters(self, run: PlannedRun) -> dict[str, object]:
         """submitit parameters from ``cfg.resources`` (generic names; ``slurm_*`` ignored off Slurm)."""
@@ -262,6 +318,7 @@ class SlurmExecutor(Executor):
             "gpus_per_node": res.gpus,
             "nodes": res.nodes,
             "tasks_per_node": max(1, run.config.train.processes // max(res.nodes, 1)),
+            "slurm_signal_delay_s": signal_delay(res.time_min),
         }
         if res.partition:
             params["slurm_partition"] = res.partition
@@ -270,19 +327,22 @@ class SlurmExecutor(Executor):
         return params
 
     def start(self, runs: Sequence[PlannedRun]) -> list[str]:
+        started = self._attach(runs) if self.cluster == "slurm" else []
         groups: dict[tuple, list[PlannedRun]] = {}
         for run in runs:
-            groups.setdefault(tuple(sorted(self.parameters(run).items())), []).append(run)
-        started = []
+            if run.run_id not in started:
+                groups.setdefault(tuple(sorted(self.parameters(run).items())), []).append(run)
         for key, group in groups.items():
-            self.executor.update_parameters(**dict(key))
+            params = dict(key)
+            self.executor.update_parameters(**params)
             calls = [
                 RunJob(
                     str(r.record_dir(self.runs_root)),
                     str(self.runs_root),
                     r.argv or self.trainer,
-                    r.config.resources.cpus,
+                    r.config.train.num_threads,
                     processes=r.config.train.processes,
+                    signal_s=params["slurm_signal_delay_s"],
                 )
                 for r in group
             ]
@@ -290,30 +350,69 @@ class SlurmExecutor(Executor):
                 jobs = [self.executor.submit(call) for call in calls]
             now = time.monotonic()
             for run, job in zip(group, jobs):
-                self.jobs[run.run_id] = (job, now)
+                self.jobs[run.run_id] = (job, now, run.record_dir(self.runs_root))
+                if self.cluster == "slurm":
+                    write_job(run.record_dir(self.runs_root), job.job_id, job.num_tasks)
                 started.append(run.run_id)
         return started
+
+    def _attach(self, runs: Sequence[PlannedRun]) -> list[str]:
+        """Follow the runs whose job, noted in their record by an earlier launch, is still queued or running."""
+        from submitit import SlurmJob
+
+        noted = [(run, read_job(run.record_dir(self.runs_root))) for run in runs]
+        jobs = [
+            (run, SlurmJob(folder=self.folder, job_id=job["job_id"], tasks=tuple(range(int(job.get("tasks", 1))))))
+            for run, job in noted
+            if job is not None
+        ]  # every job registered first: the first state below asks sacct about all of them at once
+        attached = []
+        for run, job in jobs:
+            state = base_state(job.state)
+            if state in LIVE_STATES:
+                self.jobs[run.run_id] = (job, time.monotonic(), run.record_dir(self.runs_root))
+                attached.append(run.run_id)
+                print(f"{run.run_id}: following its Slurm job {job.job_id} ({state})", file=sys.stderr)
+        return attached
 
     def poll(self, timeout: float) -> list[Outcome]:
         deadline = time.monotonic() + timeout
         while True:
+            self._refresh()
             out = []
-            for rid, (job, t0) in list(self.jobs.items()):
-                if not job.done():
+            for rid, (job, t0, record_dir) in list(self.jobs.items()):
+                # Slurm says CANCELLED at once, while the trainer may still be saving: over once its locks are free
+                if not job.done() or is_locked(record_dir):
                     continue
                 del self.jobs[rid]
-                try:
-                    rc, reason = int(job.result()), None
-                except Exception as exc:  # the job died outside the worker (cancelled, node failure, ...)
-                    rc, reason = None, one_line(f"slurm job {job.job_id} failed: {exc}")
+                rc, reason = self._ending(job)
                 out.append(Outcome(rid, rc, time.monotonic() - t0, reason))
             if out or time.monotonic() >= deadline:
                 return out
             time.sleep(min(self.poll_interval, max(0.0, deadline - time.monotonic())))
 
+    def _refresh(self) -> None:
+        """One ``sacct`` call for every job's state once ``state_poll_s`` has passed (submitit alone may wait
+        10 minutes between calls)."""
+        if self.cluster != "slurm" or not self.jobs or time.monotonic() - self.refreshed < self.state_poll_s:
+            return
+        self.refreshed = time.monotonic()
+        next(iter(self.jobs.values()))[0].get_info(mode="force")
+
+    @staticmethod
+    def _ending(job: object) -> tuple[int | None, str | None]:
+        """(worker status, reason) of an ended job; a cancelled one has no result to wait for."""
+        state = base_state(str(job.state))
+        if state == "CANCELLED":
+            return None, f"cancelled by Slurm (job {job.job_id})"
+        try:
+            return int(job.result()), None
+        except Exception as exc:  # the job died outside the worker (time limit, node failure, ...)
+            return None, one_line(f"slurm job {job.job_id} ended {state}: {exc}")
+
     def stop(self) -> None:
         """Cancel jobs that have not ended (their runs stay resumable)."""
-        for job, _ in self.jobs.values():
+        for job, _, _ in self.jobs.values():
             with contextlib.suppress(Exception):
                 job.cancel(check=False)
         self.jobs.clear()

@@ -42,6 +42,7 @@ from benchmark.config import (
 from benchmark.data.protocol import Resize
 from benchmark.launch.spec import Point, Sweep, config_key_of_problem, load_sweep, origin_of
 from benchmark.launch.teacher_check import CHECK_NODES_DIR, CheckSpec
+from benchmark.run.resolve import run_id
 from benchmark.run.validate import problems as run_problems
 
 TAG_PREFIXES = ("role:", "method:", "pair:", "model:", "seed:")
@@ -168,12 +169,12 @@ def build_plan(sweep: Sweep, *, allow_missing_inputs: bool = False) -> Plan:
                 continue
             teacher = teacher_run_config(cfg, stage.teacher)
             teacher = dataclasses.replace(teacher, tracking=_tracking(teacher, "teacher"))
-            tid = teacher.run_id()
+            tid = run_id(teacher)
             teachers.setdefault(tid, PlannedRun(tid, teacher, "teacher"))
             if tid not in deps:
                 deps.append(tid)
         student = dataclasses.replace(cfg, tracking=_tracking(cfg, cfg.role))
-        rid = student.run_id()
+        rid = run_id(student)
         labels = tuple((k, v) for k, v in point.labels.items())
         students.setdefault(rid, PlannedRun(rid, student, cfg.role, tuple(deps), labels))
     plan = Plan(sweep.name, sweep.source, ablation_order=sweep.ablation_order, missing_inputs=tuple(missing))
@@ -201,7 +202,7 @@ def cache_node_id(student: RunConfig, teacher: TeacherConfig, dtype: str) -> str
     config, the transforms and the storage dtype (:func:`benchmark.cache.key.cache_key`)."""
     from benchmark.cache.key import transforms_of
 
-    source = teacher.checkpoint or teacher_run_config(student, teacher).run_id()
+    source = teacher.checkpoint or run_id(teacher_run_config(student, teacher))
     fields = {
         "teacher": source,
         "teacher_model": {"name": teacher.model.name, "options": to_plain(teacher.model.options)},
@@ -249,7 +250,7 @@ def add_cache_nodes(plan: Plan) -> None:
                 continue
             nid = cache_node_id(cfg, stage.teacher, decision.dtype)
             if nid not in plan.caches:
-                deps = () if stage.teacher.checkpoint else (teacher_run_config(cfg, stage.teacher).run_id(),)
+                deps = () if stage.teacher.checkpoint else (run_id(teacher_run_config(cfg, stage.teacher)),)
                 node_cfg = cache_node_config(cfg, stage.teacher)
                 plan.caches[nid] = PlannedRun(nid, node_cfg, "cache", deps, argv=CACHE_BUILDER)
                 plan.cache_bytes[nid] = decision.budget.total if decision.budget else 0

@@ -176,7 +176,7 @@ def log_wandb_summary(
     Offline without an API key (``tracking.mode: auto``); no-op when tracking is off. Returns the W&B run
     folder, or None. A W&B failure is a warning: the sweep's results are already on disk.
     """
-    from benchmark.run.tracking import resolve_mode
+    from benchmark.run.tracking import init_wandb, resolve_mode
 
     mode = resolve_mode(tracking)
     if mode == "disabled":
@@ -184,7 +184,10 @@ def log_wandb_summary(
     try:
         import wandb
 
-        run = wandb.init(
+        run = init_wandb(
+            mode=mode,
+            warn=warn,
+            config={"sweep": name, "runs": len(rows)},
             project=tracking.project,
             entity=tracking.entity,
             group=name,
@@ -192,9 +195,6 @@ def log_wandb_summary(
             name=f"{name}-summary",
             tags=["sweep-summary"],
             dir=str(Path(out)),
-            mode=mode,
-            config={"sweep": name, "runs": len(rows)},
-            settings=wandb.Settings(console="off", silent=True),
         )
         table = wandb.Table(columns=list(TABLE_COLUMNS), data=[[r.get(c) for c in TABLE_COLUMNS] for r in rows])
         run.log({"results": table})

@@ -31,6 +31,7 @@ import yaml
 
 from benchmark.config import ConfigError, RunConfig, TeacherConfig, parse_dataclass, sanitize_name, to_plain
 from benchmark.config.overrides import apply_overrides, parse_override
+from benchmark.config.yaml_io import load_yaml_file
 
 TOP_KEYS = (
     "name",
@@ -126,16 +127,10 @@ class Sweep:
 def load_sweep(path: str | Path, overrides: Iterable[str] = ()) -> Sweep:
     """Read and structurally check a sweep file; raise :class:`ConfigError` listing every problem."""
     path = Path(path)
-    source = str(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{source}: no such sweep file")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "?"
-        raise ConfigError([f"{source}: {where}: not valid YAML ({getattr(exc, 'problem', exc)})"]) from None
-    return sweep_from_dict(data, source, overrides, default_name=path.stem)
+    data = load_yaml_file(path, "sweep file")
+    if data is None:
+        raise ConfigError([f"{path}: the sweep file is empty"])
+    return sweep_from_dict(data, str(path), overrides, default_name=path.stem)
 
 
 def sweep_from_dict(data: Any, source: str, overrides: Iterable[str] = (), *, default_name: str = "sweep") -> Sweep:

@@ -25,6 +25,7 @@ import argparse
 import contextlib
 import ctypes
 import fcntl
+import functools
 import json
 import os
 import signal
@@ -44,6 +45,7 @@ TRAINER_LOCK_NAME = ".lock"  # taken by benchmark.run.train itself for the lengt
 ATTEMPTS_NAME = "attempts.jsonl"
 OUTPUT_NAME = "worker.log"
 EXIT_BUSY = 75  # --no-wait and another process holds the run's lock
+EXIT_STOPPED = 128 + signal.SIGTERM  # the trainer's status when a SIGTERM stopped it (last.pt saved)
 DEFAULT_TRAINER = (sys.executable, "-m", "benchmark.run.train")
 
 
@@ -99,10 +101,13 @@ def run_one(
     env: Mapping[str, str] | None = None,
     wait: bool = True,
     forward_signals: bool = True,
+    ignore: Sequence[int] = (),
 ) -> int:
     """Train one run under its lock; 0 iff the run is done afterwards (``EXIT_BUSY`` if locked and not waiting).
 
-    ``forward_signals=False`` leaves signal handling to the host process (submitit's checkpoint/requeue)."""
+    ``forward_signals=False`` leaves signal handling to the host process (submitit's checkpoint/requeue);
+    the trainer ignores the signals in ``ignore`` (a cluster's warning signal, which reaches every process of
+    the job: the host process stops the trainer itself, :func:`stop_trainer`)."""
     record = RunRecord(run_dir)
     lock = RunLock(run_dir)
     if not lock.acquire(blocking=False):
@@ -119,8 +124,8 @@ def run_one(
             return 0
         _attempt_log(record.dir, "start")
         cmd = [*_launcher(trainer, record, env), "--run-dir", str(record.dir), "--runs-root", str(runs_root)]
-        rc, stopped = _run_trainer(cmd, record.dir / OUTPUT_NAME, env, forward_signals)
-        stopped = stopped or rc == -signal.SIGTERM  # stopped by someone (scheduler, Slurm), not crashed
+        rc, stopped = _run_trainer(cmd, record.dir / OUTPUT_NAME, env, forward_signals, ignore)
+        stopped = stopped or rc in (-signal.SIGTERM, EXIT_STOPPED)  # stopped by someone (scheduler, Slurm)
         status = record.read_status() or {}
         state = status.get("state")
         if not stopped and state != "done" and (state != "failed" or rc == 0):
@@ -138,6 +143,7 @@ def run_rank(
     rank: int,
     trainer: Sequence[str] = DEFAULT_TRAINER,
     env: Mapping[str, str] | None = None,
+    ignore: Sequence[int] = (),
 ) -> int:
     """Rank ``rank`` > 0 of a multi-process run whose ranks were started by the cluster (one Slurm task
     each): only the trainer, output to ``<run>/worker.rank<r>.log``; rank 0's :func:`run_one` holds the
@@ -146,8 +152,29 @@ def run_rank(
     if record.is_done():
         return 0
     cmd = [*trainer, "--run-dir", str(record.dir), "--runs-root", str(runs_root)]
-    rc, _ = _run_trainer(cmd, record.dir / f"worker.rank{rank}.log", env, forward=False)
+    rc, _ = _run_trainer(cmd, record.dir / f"worker.rank{rank}.log", env, False, ignore)
     return rc
+
+
+def stop_trainer(run_dir: str | os.PathLike[str], timeout: float) -> bool:
+    """SIGTERM the trainer this process runs for ``run_dir`` and wait up to ``timeout`` seconds for it to
+    exit (it saves ``checkpoints/last.pt`` first); True when it has (or none runs). The trainer is not reaped,
+    so this may run in a signal handler that interrupted the :func:`run_one` waiting for it."""
+    proc = _TRAINERS.get(Path(run_dir))
+    if proc is None:
+        return True
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return True
+        except ChildProcessError:  # reaped already
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
 
 
 def _launcher(trainer: Sequence[str], record: RunRecord, env: Mapping[str, str] | None) -> list[str]:
@@ -162,8 +189,14 @@ def _launcher(trainer: Sequence[str], record: RunRecord, env: Mapping[str, str] 
     return launch_command(processes, trainer[2], python=trainer[0])
 
 
-def _run_trainer(cmd: list[str], output: Path, env: Mapping[str, str] | None, forward: bool) -> tuple[int, bool]:
-    """Run ``cmd`` to its end, passing SIGTERM/SIGINT on; returns (exit status, whether we were stopped)."""
+_TRAINERS: dict[Path, subprocess.Popen] = {}  # run dir -> the trainer this process runs for it (stop_trainer)
+
+
+def _run_trainer(
+    cmd: list[str], output: Path, env: Mapping[str, str] | None, forward: bool, ignore: Sequence[int] = ()
+) -> tuple[int, bool]:
+    """Run ``cmd`` to its end, passing SIGTERM/SIGINT on if ``forward``; the child ignores the ``ignore``
+    signals. Returns (exit status, whether we were stopped)."""
     stopped = False
     with output.open("ab") as out:
         out.write(f"==== {now_iso()} {' '.join(cmd)}\n".encode())
@@ -173,8 +206,9 @@ def _run_trainer(cmd: list[str], output: Path, env: Mapping[str, str] | None, fo
             stdout=out,
             stderr=subprocess.STDOUT,
             env=dict(env) if env is not None else None,
-            preexec_fn=_die_with_parent,
+            preexec_fn=functools.partial(_child_setup, tuple(ignore)),
         )
+        _TRAINERS[output.parent] = proc
 
         def pass_on(signum: int, _frame: object) -> None:
             nonlocal stopped
@@ -187,13 +221,17 @@ def _run_trainer(cmd: list[str], output: Path, env: Mapping[str, str] | None, fo
         try:
             rc = proc.wait()
         finally:
+            _TRAINERS.pop(output.parent, None)
             for s, handler in previous.items():
                 signal.signal(s, handler)
     return rc, stopped
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGTERM when the worker dies (Linux ``prctl(PR_SET_PDEATHSIG)``)."""
+def _child_setup(ignore: tuple[int, ...]) -> None:
+    """In the child before exec: ignore ``ignore`` (kept across exec); get SIGTERM when the worker dies (Linux
+    ``prctl(PR_SET_PDEATHSIG)``)."""
+    for signum in ignore:
+        signal.signal(signum, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1

@@ -48,6 +48,7 @@ class RunMetrics:
     final: dict[str, float] | None = None  # test split, at the end
     final_val: dict[str, float] | None = None  # validation split, at the end (None without one)
     teacher_final: dict[str, float] | None = None  # the (last-stage) teacher on the test split
+    teacher_final_val: dict[str, float] | None = None  # ... and on the validation split
     curves: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {"train": [], "eval": []})
     cost: Cost = field(default_factory=Cost)
     best: dict[str, Any] | None = None  # {"mAP", "iter", "split"} of the best evaluation row

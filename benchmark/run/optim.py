@@ -79,23 +79,47 @@ def set_lr(optimizer: torch.optim.Optimizer, iteration: int, cfg: TrainConfig) -
     return optimizer.param_groups[0]["lr"]
 
 
+# Sane bounds: a value outside them is a typo (1e30 iterations), not a recipe. (low, high, low exclusive)
+COUNT_BOUNDS = {
+    "iterations": (1, 100_000_000),
+    "batch_size": (1, 4096),
+    "num_threads": (1, 1024),
+    "processes": (1, 4096),
+    "checkpoint_every": (1, 100_000_000),
+    "log_every": (1, 100_000_000),
+    "warmup_iters": (0, 100_000_000),
+    "diverge_window": (1, 1_000_000),
+}
+REAL_BOUNDS = {
+    "lr": (0.0, 10.0, True),
+    "momentum": (0.0, 0.999999, False),
+    "weight_decay": (0.0, 1.0, False),
+    "warmup_factor": (0.0, 1.0, True),
+    "lr_gamma": (0.0, 1.0, True),
+    "grad_clip": (0.0, 1e12, True),
+    "diverge_factor": (1.0, 1e12, True),
+}
+
+
 def train_problems(cfg: TrainConfig) -> list[tuple[str, str]]:
     """``(field, problem)`` per invalid setting of ``cfg`` (field relative to ``train``): the one rule set of
     the run validator (:mod:`benchmark.run.validate`)."""
     problems = []
-    for name in ("iterations", "batch_size", "num_threads", "processes", "checkpoint_every", "log_every"):
-        if getattr(cfg, name) < 1:
-            problems.append((name, f"must be >= 1, got {getattr(cfg, name)}"))
+    for name, (low, high) in COUNT_BOUNDS.items():
+        value = getattr(cfg, name)
+        if not low <= value <= high:
+            problems.append((name, f"must be an integer in [{low}, {high:_}], got {value}"))
+    for name, (low, high, open_low) in REAL_BOUNDS.items():
+        value = getattr(cfg, name)
+        if value is None and name in ("grad_clip", "diverge_factor"):
+            continue
+        if (value <= low if open_low else value < low) or value > high:
+            bracket = "(" if open_low else "["
+            problems.append((name, f"must lie in {bracket}{low:g}, {high:g}], got {value}"))
     if cfg.processes >= 1 and cfg.batch_size % cfg.processes:
         problems.append(
             ("batch_size", f"{cfg.batch_size} is the global batch: it must split evenly over processes={cfg.processes}")
         )
-    if cfg.lr <= 0:
-        problems.append(("lr", f"must be > 0, got {cfg.lr}"))
-    if cfg.warmup_iters < 0:
-        problems.append(("warmup_iters", f"must be >= 0, got {cfg.warmup_iters}"))
-    if cfg.grad_clip is not None and cfg.grad_clip <= 0:
-        problems.append(("grad_clip", f"must be > 0 or null, got {cfg.grad_clip}"))
     if cfg.optimizer not in OPTIMIZERS:
         problems.append(("optimizer", f"unknown optimizer {cfg.optimizer!r} (choose from {', '.join(OPTIMIZERS)})"))
     if cfg.schedule not in SCHEDULES:

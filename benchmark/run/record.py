@@ -3,7 +3,7 @@
 Format: ``docs/record-format.md``. Every file is written atomically (temp file in the same directory,
 fsync, ``os.replace``), so a reader never sees half a file; readers return ``None`` for a file that is not
 there yet. Nothing written here may contain a secret: every string passes :func:`scrub`, which replaces
-the value of any environment variable whose name contains KEY, TOKEN, SECRET or PASSWORD.
+the value of any environment variable named like a secret (:func:`secret_names`).
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ import yaml
 
 from benchmark.atomic import atomic_write_text
 from benchmark.config import RunConfig, run_config_from_dict
+from benchmark.config.yaml_io import load_yaml_file
 from benchmark.run.metrics import RunMetrics
 
 if TYPE_CHECKING:
     from benchmark.run.resolve import ResolvedRun
 
 STATES = ("queued", "running", "done", "failed")
-SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
+SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASS", "CREDENTIAL", "AUTH")
 REDACTED = "<redacted>"
 MIN_SECRET_LEN = 6  # shorter values ("1", "true") are flags, not secrets, and would mangle every file
 
@@ -34,10 +35,17 @@ MIN_SECRET_LEN = 6  # shorter values ("1", "true") are flags, not secrets, and w
 # ---------------------------------------------------------------------------- secrets
 
 
+def secret_names(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Names of environment variables named like a secret (KEY, TOKEN, SECRET, PASS(WORD), CREDENTIAL, AUTH:
+    API keys, cloud credentials, cluster job tokens such as ``SLURM_JOB_TOKEN``)."""
+    env = os.environ if environ is None else environ
+    return sorted(k for k in env if any(m in k.upper() for m in SECRET_MARKERS))
+
+
 def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
     """Values of environment variables named like a secret, longest first."""
     env = os.environ if environ is None else environ
-    values = {v for k, v in env.items() if any(m in k.upper() for m in SECRET_MARKERS) and len(v) >= MIN_SECRET_LEN}
+    values = {env[k] for k in secret_names(env) if len(env[k]) >= MIN_SECRET_LEN}
     return sorted(values, key=len, reverse=True)
 
 
@@ -135,13 +143,13 @@ class RunRecord:
         """``resolved.yaml`` as a mapping (None for a record written before it existed)."""
         if not self.resolved_path.exists():
             return None
-        data = yaml.safe_load(self.resolved_path.read_text(encoding="utf-8"))
+        data = load_yaml_file(self.resolved_path, "resolved run")
         return data if isinstance(data, dict) else None
 
     def read_config(self) -> dict[str, Any] | None:
         if not self.config_path.exists():
             return None
-        data = yaml.safe_load(self.config_path.read_text(encoding="utf-8"))
+        data = load_yaml_file(self.config_path, "run config")
         if not isinstance(data, dict):
             raise ValueError(f"{self.config_path}: expected a mapping")
         return data

@@ -218,7 +218,7 @@ def _resolve(cfg: RunConfig) -> ResolvedRun:
         stage_cfgs
     )
     for k, (stage, (start, end)) in enumerate(zip(stage_cfgs, bounds)):
-        teacher_run = None if stage.teacher.checkpoint else resolve(teacher_run_config(cfg, stage.teacher)).run_id
+        teacher_run = None if stage.teacher.checkpoint else run_id(teacher_run_config(cfg, stage.teacher))
         stages.append(
             ResolvedStage(
                 index=k,
@@ -258,6 +258,6 @@ def resolve(cfg: RunConfig) -> ResolvedRun:
     return _CACHE[key]
 
 
-def teacher_of(cfg: RunConfig, teacher: TeacherConfig) -> ResolvedRun:
-    """The resolved teacher run that trains ``teacher`` on ``cfg``'s data."""
-    return resolve(teacher_run_config(cfg, teacher))
+def run_id(cfg: RunConfig) -> str:
+    """``<model>-<method>-s<seed>-<hash10>``: the id of ``cfg``'s resolved run."""
+    return resolve(cfg).run_id

@@ -52,8 +52,9 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from benchmark.atomic import atomic_torch_save
+from benchmark.atomic import DiskFull, atomic_torch_save
 from benchmark.cache import LiveTeacher, default_cache_root, teacher_source
+from benchmark.checkpoints import CheckpointError, load_torch_file
 from benchmark.config import ConfigError, RunConfig
 from benchmark.data.coco import Batch
 from benchmark.run.batches import BatchStream
@@ -212,6 +213,7 @@ class Trainer:
         self.teacher_times: list[float] = []
         self.train_time_s = 0.0
         self.eval_time_s = 0.0
+        self.eval_sets: dict[str, Any] = {}  # evaluation datasets by split, built on first use
         self.window: dict[str, float] = {}  # sums of the loss values since the last curve row
         self.window_count = 0
 
@@ -433,16 +435,14 @@ def _metrics(run: ResolvedRun, trainer: Trainer | None, **fields: Any) -> RunMet
     )
 
 
-def _teacher_final(trainer: Trainer, test_set: Any, progress: bool) -> dict[str, float] | None:
-    """The last-stage teacher's test metrics: from its run record if it has one, else evaluated here."""
+def _teacher_final(trainer: Trainer, split: str, progress: bool) -> dict[str, float]:
+    """The last-stage teacher's metrics on ``split``: from its run record if it has them, else evaluated here."""
     if trainer.teacher_run_id is not None:
         metrics = RunRecord(trainer.runs_root / trainer.teacher_run_id).read_metrics()
-        if metrics is not None and metrics.final:
-            return metrics.final
-    metrics, _ = evaluate(
-        trainer.teacher, test_set, trainer.cfg.eval, trainer.device, progress=progress, dist=trainer.dist
-    )
-    return metrics
+        recorded = None if metrics is None else (metrics.final_val if split == "val" else metrics.final)
+        if recorded:
+            return recorded
+    return _evaluate_split(trainer, split, progress, model=trainer.teacher)[0]
 
 
 def train_run(
@@ -534,7 +534,7 @@ def _train_locked(
     try:
         state = None
         if record.last_checkpoint.is_file():
-            state = torch.load(record.last_checkpoint, map_location="cpu", weights_only=True)
+            state = load_torch_file(record.last_checkpoint)
         trainer = Trainer(
             run,
             record,
@@ -556,25 +556,35 @@ def _train_locked(
         _loop(trainer, record, tracker, progress, stop_after, stop_event)
         metrics = _finish(trainer, record, tracker, progress)
     except BaseException as exc:
-        reason = str(exc) if isinstance(exc, RunFailed) else one_line(f"{type(exc).__name__}: {exc}")
-        if isinstance(exc, KeyboardInterrupt):
-            reason = f"interrupted at iteration {trainer.iteration if trainer else 0}"
-        record.log(reason if isinstance(exc, RunFailed) else traceback.format_exc())
-        if isinstance(exc, RunStopped | KeyboardInterrupt):
-            # stopped on request, with last.pt saved: the status stays "running" (an interrupted run once the
-            # lock is free), so relaunching the sweep resumes it instead of counting it as failed
-            record.update_status(reason=reason)
-        else:
-            record.mark_failed(reason)
-        if trainer is not None:
-            record.update_status(iteration=trainer.iteration, stage=trainer.stage)
-            record.write_metrics(_metrics(run, trainer))
+        reason = failure_reason(exc, trainer.iteration if trainer else 0)
+        try:
+            record.log(reason if isinstance(exc, RunFailed | DiskFull) else traceback.format_exc())
+            if isinstance(exc, RunStopped | KeyboardInterrupt):
+                # stopped on request, with last.pt saved: the status stays "running" (an interrupted run once the
+                # lock is free), so relaunching the sweep resumes it instead of counting it as failed
+                record.update_status(reason=reason)
+            else:
+                record.mark_failed(reason)
+            if trainer is not None:
+                record.update_status(iteration=trainer.iteration, stage=trainer.stage)
+                record.write_metrics(_metrics(run, trainer))
+        except OSError as write_error:  # e.g. the disk is still full: say so, keep the first reason
+            print(f"error: {reason} (and the record could not be updated: {write_error})", file=sys.stderr)
         tracker.finish(exit_code=1)
         if isinstance(exc, RunFailed | KeyboardInterrupt | ConfigError):
             raise
         raise RunFailed(reason) from exc
     tracker.finish(exit_code=0)
     return metrics
+
+
+def failure_reason(exc: BaseException, iteration: int) -> str:
+    """The one line status.json keeps for a run that ended with ``exc`` (the traceback goes to log.txt)."""
+    if isinstance(exc, KeyboardInterrupt):
+        return f"interrupted at iteration {iteration}"
+    if isinstance(exc, RunFailed | DiskFull | CheckpointError):
+        return one_line(str(exc))
+    return one_line(f"{type(exc).__name__}: {exc}")
 
 
 def _warn_to(record: RunRecord) -> Any:
@@ -590,14 +600,21 @@ def _eval_split(cfg: RunConfig) -> str:
     return "val" if cfg.data.val_ann else "test"
 
 
-def _evaluate_split(trainer: Trainer, split: str, progress: bool) -> tuple[dict[str, float], float]:
+def _evaluate_split(
+    trainer: Trainer, split: str, progress: bool, *, model: Any = None
+) -> tuple[dict[str, float], float]:
+    """COCO metrics and seconds per image of the student (or ``model``) on ``split`` (its dataset built once)."""
     from benchmark.data import build_dataset
 
-    cache = trainer.__dict__.setdefault("_eval_sets", {})
-    if split not in cache:
-        cache[split] = build_dataset(trainer.cfg.data, split, progress=progress)
+    if split not in trainer.eval_sets:
+        trainer.eval_sets[split] = build_dataset(trainer.cfg.data, split, progress=progress)
     metrics, seconds = evaluate(
-        trainer.student, cache[split], trainer.cfg.eval, trainer.device, progress=progress, dist=trainer.dist
+        trainer.student if model is None else model,
+        trainer.eval_sets[split],
+        trainer.cfg.eval,
+        trainer.device,
+        progress=progress,
+        dist=trainer.dist,
     )
     return {k: float(metrics[k]) for k in METRIC_NAMES}, seconds
 
@@ -699,10 +716,12 @@ def _finish(trainer: Trainer, record: RunRecord, tracker: Tracker, progress: boo
     evals.append({"iter": trainer.iteration, "split": "test", **final})
     trainer.curves["eval"] = evals
     record.log("final " + " ".join(f"{k}={v:.4f}" for k, v in final.items()))
-    teacher_final = None
+    teacher_final = teacher_final_val = None
     if cfg.eval.eval_teacher and trainer.teacher is not None:
-        teacher_final = _teacher_final(trainer, trainer.__dict__["_eval_sets"]["test"], progress)
+        teacher_final = _teacher_final(trainer, "test", progress)
         record.log("teacher " + " ".join(f"{k}={v:.4f}" for k, v in teacher_final.items()))
+        if cfg.data.val_ann:
+            teacher_final_val = _teacher_final(trainer, "val", progress)
     split = _eval_split(cfg)
     best = max((e for e in evals if e.get("split", "test") == split), key=lambda e: e["mAP"])
     metrics = _metrics(
@@ -711,6 +730,7 @@ def _finish(trainer: Trainer, record: RunRecord, tracker: Tracker, progress: boo
         final=final,
         final_val=final_val,
         teacher_final=teacher_final,
+        teacher_final_val=teacher_final_val,
         best={"mAP": best["mAP"], "iter": best["iter"], "split": split},
         infer_time_s=infer_time,
         weights_sha256=weights_sha256,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchmark.config import ConfigError, DataConfig, RunConfig, TrainConfig
+from benchmark.config.schema import finite_number
 
 if TYPE_CHECKING:  # importing the zoo or the methods imports torch: only when validating
     from benchmark.distill.methods import MethodSpec
@@ -25,6 +26,12 @@ if TYPE_CHECKING:  # importing the zoo or the methods imports torch: only when v
 Problem = tuple[str, str]
 
 TRACKING_MODES = ("auto", "online", "offline", "disabled")
+# sane bounds [low, high] (a value outside is a typo, not a setting); training's are in benchmark.run.optim
+DATA_BOUNDS = {"input_size": (32, 8192), "synthetic_images": (1, 100_000), "synthetic_size": (32, 4096)}
+DATA_BOUNDS |= {"synthetic_classes": (1, 1000)}
+EVAL_BOUNDS = {"score_thresh": (0, 1), "max_detections": (1, 100_000), "batch_size": (1, 4096)}
+RESOURCE_BOUNDS = {"gpus": (0, 1024), "cpus": (1, 4096), "mem_gb": (1, 1 << 20), "time_min": (1, 10**6)}
+RESOURCE_BOUNDS |= {"nodes": (1, 4096)}
 
 
 def check(cfg: RunConfig, source: str) -> ResolvedRun:
@@ -53,9 +60,22 @@ def problems(cfg: RunConfig) -> list[Problem]:
             for s in cfg.distill.level_weights
             if s not in strides
         ]
-    found += _file_problems(cfg.model.checkpoint, "model.checkpoint")
+    found += _checkpoint_problems(cfg.model.checkpoint, "model.checkpoint")
     found += train_problems(cfg.train, "train")
     found += data_problems(cfg.data)
+    found += _number_problems(cfg.model.options, "model.options")
+    found += _number_problems(cfg.distill.options, "distill.options")
+    if not 0 <= cfg.seed < 2**31:
+        found.append(("seed", f"must lie in [0, 2**31), got {cfg.seed}"))
+    found += _bounds(cfg.eval, "eval", EVAL_BOUNDS | {"every": (0, cfg.train.iterations)})
+    found += _bounds(cfg.resources, "resources", RESOURCE_BOUNDS)
+    if cfg.distill.min_teacher_map is not None and not 0 <= cfg.distill.min_teacher_map <= 1:
+        found.append(("distill.min_teacher_map", f"must lie in [0, 1] or be null, got {cfg.distill.min_teacher_map}"))
+    found += [
+        (f"distill.level_weights.{s}", f"must be a finite number >= 0, got {w}")
+        for s, w in cfg.distill.level_weights.items()
+        if not (finite_number(w) and w >= 0)
+    ]
     if cfg.role not in ROLES:
         found.append(("role", f"unknown role {cfg.role!r} (choose from {', '.join(ROLES)})"))
     if cfg.train.processes % max(cfg.resources.nodes, 1):
@@ -86,6 +106,7 @@ def problems(cfg: RunConfig) -> list[Problem]:
         key = f"distill.stages[{i}]" if cfg.distill.stages else "distill"
         if cfg.distill.stages:
             found += [(f"{key}.options", p) for p in spec.option_problems(stage.options)]
+            found += _number_problems(stage.options, f"{key}.options")
             if not stage.fraction > 0:
                 found.append((f"{key}.fraction", f"must be > 0, got {stage.fraction}"))
         teacher = stage.teacher
@@ -101,9 +122,9 @@ def problems(cfg: RunConfig) -> list[Problem]:
                 okey = f"{key}.options" if cfg.distill.stages and stage.options else "distill.options"
                 found += _option_value_problems(spec, student, tcard, options, okey)
         if teacher.checkpoint is not None:
-            found += _file_problems(teacher.checkpoint, f"{tkey}.checkpoint")
+            found += _checkpoint_problems(teacher.checkpoint, f"{tkey}.checkpoint")
         else:
-            found += _file_problems(teacher.model.checkpoint, f"{tkey}.model.checkpoint")
+            found += _checkpoint_problems(teacher.model.checkpoint, f"{tkey}.model.checkpoint")
             found += train_problems(teacher.train, f"{tkey}.train")
     return found
 
@@ -149,21 +170,43 @@ def train_problems(train: TrainConfig, key: str) -> list[Problem]:
     return found
 
 
+def _bounds(obj: Any, key: str, bounds: Mapping[str, tuple[float, float]]) -> list[Problem]:
+    found = []
+    for name, (low, high) in bounds.items():
+        value = getattr(obj, name)
+        if value is not None and not low <= value <= high:
+            found.append((f"{key}.{name}", f"must lie in [{low:g}, {high:g}], got {value}"))
+    return found
+
+
+def _number_problems(value: Any, key: str) -> list[Problem]:
+    """Numbers inside free-form options (``model.options``, ``distill.options``) must be finite float32 values."""
+    if isinstance(value, Mapping):
+        return [p for k, v in value.items() for p in _number_problems(v, f"{key}.{k}")]
+    if isinstance(value, list | tuple):
+        return [p for i, v in enumerate(value) for p in _number_problems(v, f"{key}[{i}]")]
+    if isinstance(value, float) and not finite_number(value):
+        return [(key, f"must be a finite number (float32 range), got {value!r}")]
+    return []
+
+
 def data_problems(data: DataConfig) -> list[Problem]:
-    """Unknown dataset, bad sizes, and for ``coco`` a missing root, annotation file or image folder."""
-    from benchmark.data import DATASETS, PROTOCOLS
+    """Unknown dataset or protocol, bad sizes, and for ``coco`` a missing root, annotation file or image folder,
+    and what is wrong in each split's annotation file or images (:func:`benchmark.data.check_split`)."""
+    from benchmark.data import DATASETS, PROTOCOLS, check_split, split_files
 
     found = []
     if data.dataset not in DATASETS:
         return [("data.dataset", f"unknown dataset {data.dataset!r} (choose from {', '.join(DATASETS)})")]
-    if data.input_size < 32:
-        found.append(("data.input_size", f"must be >= 32, got {data.input_size}"))
+    found += _bounds(data, "data", DATA_BOUNDS)
     if data.protocol not in PROTOCOLS:
         found.append(("data.protocol", f"unknown protocol {data.protocol!r} (choose from {', '.join(PROTOCOLS)})"))
-    if len(data.scale) != 2 or min(data.scale, default=0) < 32:
-        found.append(("data.scale", f"expected [long, short], two sizes >= 32, got {list(data.scale)}"))
-    if data.max_images is not None and data.max_images < 1:
+    if len(data.scale) != 2 or not all(32 <= v <= 8192 for v in data.scale):
+        found.append(("data.scale", f"expected [long, short], two sizes in [32, 8192], got {list(data.scale)}"))
+    if data.max_images is not None and not 1 <= data.max_images <= 100_000_000:
         found.append(("data.max_images", f"must be >= 1 or null, got {data.max_images}"))
+    if bool(data.val_images) and not data.val_ann:
+        found.append(("data.val_images", "a validation image folder without data.val_ann"))
     if data.dataset != "coco":
         return found
     if not data.root:
@@ -171,15 +214,19 @@ def data_problems(data: DataConfig) -> list[Problem]:
     root = Path(data.root).expanduser()
     if not root.is_dir():
         return [*found, ("data.root", f"no such folder: {root}")]
-    for key, kind in (
-        ("train_ann", "file"),
-        ("test_ann", "file"),
-        ("train_images", "folder"),
-        ("test_images", "folder"),
-    ):
-        path = root / getattr(data, key)
-        if not (path.is_file() if kind == "file" else path.is_dir()):
-            found.append((f"data.{key}", f"no such {kind}: {path}"))
+    splits = ["train", "test"] + (["val"] if data.val_ann else [])
+    for split in splits:
+        ann, images = split_files(data, split)
+        missing = [
+            (f"data.{split}_{key}", f"no such {kind}: {root / name}")
+            for key, kind, name in (("ann", "file", ann), ("images", "folder", images))
+            if not ((root / name).is_file() if kind == "file" else (root / name).is_dir())
+        ]
+        found += missing
+        if not missing:
+            problem = check_split(data, split)
+            if problem:
+                found.append((f"data.{split}_ann", problem))
     return found
 
 
@@ -229,7 +276,14 @@ def _option_value_problems(
 _BUILT: dict[tuple[str, str, str, str], str | None] = {}
 
 
-def _file_problems(path: str | None, key: str) -> list[Problem]:
-    if path is None or Path(path).expanduser().is_file():
+def _checkpoint_problems(path: str | None, key: str) -> list[Problem]:
+    """A checkpoint must exist and load as plain weights (``torch.load(weights_only=True)``), checked once per
+    file state (:func:`benchmark.checkpoints.check_weights_file`)."""
+    from benchmark.checkpoints import check_weights_file
+
+    if path is None:
         return []
-    return [(key, f"no such file: {path}")]
+    if not Path(path).expanduser().is_file():
+        return [(key, f"no such file: {path}")]
+    problem = check_weights_file(Path(path).expanduser())
+    return [(key, problem)] if problem else []

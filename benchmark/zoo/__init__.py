@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from benchmark.config import ConfigError, ModelConfig
 from benchmark.zoo import faster_rcnn, fcos, retinanet  # noqa: F401  (their builders register themselves)
 from benchmark.zoo.base import Detector, FeatureBatch
@@ -108,10 +106,12 @@ def option_problems(name: str, options: Mapping[str, Any]) -> list[str]:
 
 def load_checkpoint(detector: Detector, path: str | Path) -> None:
     """Load a plain ``state_dict`` or ``{"model": state_dict}`` (``weights_only=True``), strictly."""
+    from benchmark.checkpoints import load_torch_file
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = load_torch_file(path)
     if isinstance(state, Mapping) and isinstance(state.get("model"), Mapping):
         state = state["model"]
     if not isinstance(state, Mapping):

@@ -65,4 +65,6 @@ def run_overview(frame: pd.DataFrame) -> str:
     sweeps = ", ".join(sorted(frame["sweep"].unique()))
     states = frame["state"].value_counts().sort_index()
     counts = ", ".join(f"{n} {s}" for s, n in states.items())
-    return f"{len(frame)} runs from {sweeps}: {counts}. Metrics: {', '.join(METRICS[:6])} (COCO, %)."
+    name = str(frame["split"].iloc[0]) if "split" in frame and len(frame) else "test"
+    split = "validation split" if name == "val" else "test split"
+    return f"{len(frame)} runs from {sweeps}: {counts}. Metrics: {', '.join(METRICS[:6])} (COCO, %), {split}."

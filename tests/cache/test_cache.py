@@ -26,6 +26,7 @@ from benchmark.config import ConfigError, DataConfig, DistillConfig, ModelConfig
 from benchmark.data import build_dataset, collate
 from benchmark.distill.loss import DistillLoss
 from benchmark.distill.methods import METHODS, get_method
+from benchmark.run.resolve import run_id
 from benchmark.zoo import build_detector
 
 from .conftest import DATA, STUDENT, TEACHER, run_config
@@ -252,5 +253,5 @@ def test_cache_settings_do_not_change_the_run_id():
     cfg = run_config()
     for distill in ({"teacher_cache": "off"}, {"teacher_cache": "fp16", "teacher_cache_max_gb": 1.0}):
         other = dataclasses.replace(cfg, distill=dataclasses.replace(cfg.distill, **distill))
-        assert other.run_id() == cfg.run_id()
-    assert dataclasses.replace(cfg, distill=DistillConfig()).run_id() != cfg.run_id()
+        assert run_id(other) == run_id(cfg)
+    assert run_id(dataclasses.replace(cfg, distill=DistillConfig())) != run_id(cfg)

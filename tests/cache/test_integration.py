@@ -12,6 +12,7 @@ from benchmark.bench.run import format_report, run_bench
 from benchmark.bench.steps import StepSetting
 from benchmark.config import TeacherConfig, TrackingConfig, TrainConfig
 from benchmark.errors import UserError
+from benchmark.run.resolve import run_id
 from benchmark.run.train import train_run
 
 from .conftest import TEACHER, run_config
@@ -27,8 +28,8 @@ def _run(tmp_path, teacher_weights, cache: str):
         tracking=TrackingConfig(wandb=False),
     )
     out = tmp_path / cache
-    metrics = train_run(cfg, out / "runs" / cfg.run_id(), progress=False, no_wandb=True)
-    return metrics, (out / "runs" / cfg.run_id() / "log.txt").read_text()
+    metrics = train_run(cfg, out / "runs" / run_id(cfg), progress=False, no_wandb=True)
+    return metrics, (out / "runs" / run_id(cfg) / "log.txt").read_text()
 
 
 def test_trainer_with_cache_matches_live_teacher(tmp_path, teacher_weights):

@@ -13,6 +13,7 @@ from benchmark.config import DistillConfig, TeacherConfig
 from benchmark.launch.cache_budget import cache_plan_lines, known_train_shapes
 from benchmark.launch.cache_node import prepare_teacher_caches
 from benchmark.run.record import RunRecord
+from benchmark.run.resolve import run_id
 
 from .conftest import DATA, TEACHER, run_config
 
@@ -27,7 +28,7 @@ def _student(teacher_weights, **distill):
 
 def test_concurrent_students_build_the_cache_once(teacher_weights, dataset, tmp_path):
     cfg = _student(teacher_weights)
-    run_dir = tmp_path / "runs" / cfg.run_id()
+    run_dir = tmp_path / "runs" / run_id(cfg)
     RunRecord(run_dir).write_config(cfg)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", "benchmark.launch.cache_node", "--run-dir", str(run_dir), "--no-progress"]

@@ -2,13 +2,14 @@ import pytest
 
 from benchmark.config import ConfigError, RunConfig, run_config_from_dict, sanitize_name, teacher_run_config
 from benchmark.config.overrides import apply_overrides
+from benchmark.run.resolve import run_id
 
 
 def test_hash_stable_and_sensitive():
     a = run_config_from_dict({"seed": 1, "train": {"lr": 0.01}})
     b = run_config_from_dict({"seed": 1, "train": {"lr": 0.01}, "name": "other", "tracking": {"wandb": False}})
     c = run_config_from_dict({"seed": 1, "train": {"lr": 0.02}})
-    assert a.run_id() == b.run_id() != c.run_id()
+    assert run_id(a) == run_id(b) != run_id(c)
 
 
 def test_all_problems_reported_with_source_and_key():

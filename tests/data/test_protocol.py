@@ -18,6 +18,7 @@ from benchmark.data.protocol import Resize, mmdet_keeps_box, mmdet_train_images
 from benchmark.launch.cache_budget import known_train_shapes, train_sizes
 from benchmark.run.batches import BatchStream
 from benchmark.run.evaluate import coco_metrics, predict_dataset
+from benchmark.run.resolve import run_id
 from benchmark.run.validate import data_problems
 from benchmark.zoo.base import Detector
 
@@ -152,11 +153,11 @@ def test_run_ids_and_validation():
         dataclasses.replace(plain, data=dataclasses.replace(data, protocol="native")),
         dataclasses.replace(plain, data=dataclasses.replace(data, scale=(1000, 600))),  # native does not read it
     ]
-    assert {c.run_id() for c in same} == {plain.run_id()}
+    assert {run_id(c) for c in same} == {run_id(plain)}
     mm = dataclasses.replace(plain, data=dataclasses.replace(data, protocol="mmdet"))
-    assert mm.run_id() != plain.run_id()
-    assert dataclasses.replace(mm, data=dataclasses.replace(mm.data, input_size=1333)).run_id() == mm.run_id()
-    assert dataclasses.replace(mm, data=dataclasses.replace(mm.data, scale=(1000, 600))).run_id() != mm.run_id()
+    assert run_id(mm) != run_id(plain)
+    assert run_id(dataclasses.replace(mm, data=dataclasses.replace(mm.data, input_size=1333))) == run_id(mm)
+    assert run_id(dataclasses.replace(mm, data=dataclasses.replace(mm.data, scale=(1000, 600)))) != run_id(mm)
     bad = data_problems(dataclasses.replace(data, protocol="detectron", scale=(1333,)))
     assert [k for k, _ in bad] == ["data.protocol", "data.scale"]
 

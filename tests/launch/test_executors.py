@@ -1,14 +1,35 @@
-"""The Slurm path through submitit's local executor, and the local pool's environment."""
+"""The Slurm path through submitit's local executor, the pieces the real cluster's signals rely on, and the
+local pool's environment (the real one-node cluster: test_slurm_cluster.py)."""
 
+import os
+import signal
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from benchmark.launch.executors import LocalExecutor, RunJob, SlurmExecutor, gpus_needed, worker_env
+from benchmark.launch.executors import LocalExecutor, RunJob, SlurmExecutor, gpus_needed, signal_delay, worker_env
 from benchmark.launch.plan import build_plan
 from benchmark.launch.scheduler import execute, run_dir
+from benchmark.launch.slurm_jobs import job_states, read_job, write_job
 from benchmark.launch.spec import sweep_from_dict
+from benchmark.launch.worker import read_attempts, run_one, stop_trainer
 from benchmark.run.record import RunRecord
+
+# a trainer that records its pid, marks the run running and, on SIGTERM, exits 143 as benchmark.run.train does
+STOPPABLE_TRAINER = (
+    sys.executable,
+    "-c",
+    "import signal, sys, time\n"
+    "from pathlib import Path\n"
+    "from benchmark.run.record import RunRecord\n"
+    "RunRecord(sys.argv[2]).mark_running(total_iterations=9)\n"
+    "signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))\n"
+    "Path(sys.argv[2], 'pid').write_text(str(__import__('os').getpid()))\n"
+    "while True: time.sleep(0.05)\n",
+)
 
 submitit = pytest.importorskip("submitit")
 
@@ -32,6 +53,13 @@ def test_slurm_parameters_come_from_resources(tmp_path, smoke_dict):
     assert params["gpus_per_node"] == 2 and params["cpus_per_task"] == 8 and params["mem_gb"] == 32
     assert params["timeout_min"] == 90 and params["slurm_partition"] == "gpu"
     assert params["slurm_array_parallelism"] == 4
+    assert params["slurm_signal_delay_s"] == 90
+
+
+def test_warning_signal_never_comes_in_the_first_quarter_of_a_job():
+    # slurmctld signals at its first 30-s check within delay + 30 s of the limit
+    assert [signal_delay(m) for m in (1, 2, 3, 600)] == [15, 60, 90, 90]
+    assert all(signal_delay(m) + 30 <= 0.75 * m * 60 for m in range(1, 100))
 
 
 def test_run_job_is_requeued_on_preemption():
@@ -39,6 +67,41 @@ def test_run_job_is_requeued_on_preemption():
     assert isinstance(job, submitit.helpers.Checkpointable)
     again = job.checkpoint()
     assert isinstance(again, submitit.helpers.DelayedSubmission) and again.function is job
+
+
+def test_stop_trainer_waits_until_the_trainer_stopped_and_the_run_stays_resumable(tmp_path):
+    ended = {}
+    worker = threading.Thread(
+        target=lambda: ended.update(rc=run_one(tmp_path, tmp_path, trainer=STOPPABLE_TRAINER, ignore=[signal.SIGUSR2]))
+    )
+    worker.start()
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "pid").exists():
+        assert time.monotonic() < deadline and worker.is_alive()
+        time.sleep(0.05)
+    pid = int((tmp_path / "pid").read_text())
+    os.kill(pid, signal.SIGUSR2)  # the cluster's warning signal reaches the trainer too: ignored
+    time.sleep(0.3)
+    assert worker.is_alive()
+    assert stop_trainer(tmp_path, timeout=30)
+    worker.join(timeout=30)
+    assert ended["rc"] == 1 and RunRecord(tmp_path).state == "running"  # stopped, not failed: resumable
+    assert read_attempts(tmp_path)[-1] | {"rc": 143, "stopped": True} == read_attempts(tmp_path)[-1]
+    assert stop_trainer(tmp_path, timeout=1)  # nothing runs any more
+
+
+def test_job_id_file_and_sacct_states(tmp_path, monkeypatch):
+    write_job(tmp_path, "12_1", tasks=2)
+    assert read_job(tmp_path) | {"job_id": "12_1", "tasks": 2} == read_job(tmp_path)
+    fake = tmp_path / "bin" / "sacct"  # a pending array's rest is one sacct row with a range
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho '12_0|COMPLETED'; echo '12_[1-2%1]|PENDING'; echo '13|CANCELLED by 0'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    states = job_states(["12_1", "13"])
+    assert states == {"12_0": "COMPLETED", "12_1": "PENDING", "12_2": "PENDING", "13": "CANCELLED"}
+    fake.write_text("#!/bin/sh\necho 'sacct: error: Slurm accounting storage is disabled' >&2; exit 1\n")
+    assert job_states(["12_1"]) == {}
 
 
 def test_worker_env_threads_and_gpus(smoke_dict):

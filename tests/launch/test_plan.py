@@ -1,12 +1,14 @@
 """The run DAG: teachers shared and trained once, stage-wise runs depending on every stage teacher, ordering."""
 
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmark.config import teacher_run_config
 from benchmark.launch.plan import build_plan, load_plan, topological_order
 from benchmark.launch.spec import sweep_from_dict
+from benchmark.run.resolve import run_id
 from benchmark.zoo import MODELS, ModelEntry, get_card
 
 BASE = {"data": {"dataset": "synthetic"}, "model": {"name": "retinanet_mnv2_fpn64"}}
@@ -27,7 +29,7 @@ def test_teacher_trained_once_and_shared():
     students = [r for r in p.runs.values() if r.role == "student"]
     assert len(students) == 6 and all(s.deps == (teachers[0].run_id,) for s in students)
     for s in students:  # the dependency is exactly the run the trainer will look up
-        assert teacher_run_config(s.config, s.config.distill.teacher).run_id() == teachers[0].run_id
+        assert run_id(teacher_run_config(s.config, s.config.distill.teacher)) == teachers[0].run_id
     order = p.order()
     assert order.index(teachers[0].run_id) < min(order.index(s.run_id) for s in students)
 
@@ -42,7 +44,7 @@ def test_stage_wise_run_depends_on_every_stage_teacher():
 
 def test_explicit_checkpoint_is_no_dependency(tmp_path):
     ckpt = tmp_path / "t.pt"
-    ckpt.write_bytes(b"x")
+    torch.save({"model": {}}, ckpt)
     teacher = {"model": {"name": "faster_rcnn_mnv2_fpn256"}, "checkpoint": str(ckpt)}
     p = plan({"include": [{"distill.method": "mimic", "distill.teacher": teacher}]})
     assert len(p.runs) == 1 and next(iter(p.runs.values())).deps == ()
@@ -80,7 +82,7 @@ def test_quickstart_sweep_has_the_quickstart_run_ids(request):
 
     teacher, students = quickstart_configs()
     p = load_plan(request.config.rootpath / "sweeps" / "quickstart.yaml")
-    assert set(p.runs) == {teacher.run_id(), *(s.run_id() for s in students)}
+    assert set(p.runs) == {run_id(teacher), *(run_id(s) for s in students)}
 
 
 @st.composite

@@ -4,6 +4,7 @@ the check itself runs in tests/mm/test_teacher_check.py)."""
 from __future__ import annotations
 
 import pytest
+import torch
 
 from benchmark.commands.plan import render_plan
 from benchmark.config import ConfigError
@@ -14,7 +15,7 @@ from benchmark.launch.spec import sweep_from_dict
 @pytest.fixture
 def checked(smoke_dict, tmp_path):
     ckpt = tmp_path / "frcnn.pt"
-    ckpt.touch()
+    torch.save({"state_dict": {}}, ckpt)  # validation reads checkpoints (weights only); planning needs no weights
     smoke_dict["teachers"]["frcnn"]["checkpoint"] = str(ckpt)
     smoke_dict["teacher_check"] = {"expected": {"frcnn": 12.5}, "images": 3}
     return smoke_dict

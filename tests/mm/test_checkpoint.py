@@ -12,7 +12,8 @@ from torch import nn
 pytest.importorskip("mmengine")
 pytestmark = pytest.mark.mm
 
-from benchmark.zoo.mmdet.checkpoint import load_state_dict_file, load_weights, mm_safe_globals  # noqa: E402
+from benchmark.checkpoints import mm_safe_globals  # noqa: E402
+from benchmark.zoo.mmdet.checkpoint import load_state_dict_file, load_weights  # noqa: E402
 
 
 def runner_like_checkpoint(path, state):

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 pytest.importorskip("mmdet")
@@ -30,17 +31,18 @@ def needed_files(path: Path) -> set[str]:
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-    """A run folder with an empty COCO layout and empty checkpoint files: enough for planning."""
+    """A run folder with an empty (valid) COCO layout and empty weights files: enough for planning."""
     root = tmp_path_factory.mktemp("paper")
     coco = root / "coco"
     for folder in ("annotations", "train2017", "val2017"):
         (coco / folder).mkdir(parents=True)
     for split in ("train2017", "val2017"):
-        (coco / "annotations" / f"instances_{split}.json").write_text("{}")
+        empty = {"images": [], "annotations": [], "categories": [{"id": 1, "name": "thing"}]}
+        (coco / "annotations" / f"instances_{split}.json").write_text(json.dumps(empty))
     (root / "checkpoints").mkdir()
     for path in SWEEPS:
         for name in needed_files(path):
-            (root / name).touch()
+            torch.save({"state_dict": {}}, root / name)
     return root
 
 
@@ -92,7 +94,7 @@ def test_plan_command_prints_the_cost(workdir, monkeypatch, capsys):
     assert cli_main(["plan", str(PAPER / "retinanet_x101_r50.yaml"), f"data.root={workdir / 'coco'}"]) == 0
     out = capsys.readouterr().out
     assert "21 runs" in out and "PFLOP" in out
-    assert "training images (coco annotations/instances_train2017.json, protocol mmdet): unknown" in out
+    assert "training images (coco annotations/instances_train2017.json, protocol mmdet): none of the 0" in out
 
 
 def test_plan_prints_the_filtered_image_count(workdir, tmp_path, monkeypatch, capsys):
@@ -106,7 +108,10 @@ def test_plan_prints_the_filtered_image_count(workdir, tmp_path, monkeypatch, ca
             {"id": 2, "image_id": 2, "category_id": 1, "bbox": [1, 1, 5, 5], "iscrowd": 1}]  # fmt: skip
     data = {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "x"}]}
     (coco / "annotations" / "instances_train2017.json").write_text(json.dumps(data))
-    (coco / "annotations" / "instances_val2017.json").write_text("{}")
+    for img in images:
+        (coco / "train2017" / img["file_name"]).touch()  # validation checks that the files exist, reads none
+    empty = {"images": [], "annotations": [], "categories": [{"id": 1, "name": "x"}]}
+    (coco / "annotations" / "instances_val2017.json").write_text(json.dumps(empty))
     assert cli_main(["plan", str(PAPER / "retinanet_x101_r50.yaml"), f"data.root={coco}"]) == 0
     out = capsys.readouterr().out
     assert "protocol mmdet): 2 (filter_empty_gt, min_size 32: 2 of 4 kept); 175,920 iterations x 16 = " in out

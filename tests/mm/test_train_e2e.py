@@ -23,6 +23,7 @@ from benchmark.config import (  # noqa: E402
 )
 from benchmark.run.evaluate import METRIC_NAMES  # noqa: E402
 from benchmark.run.record import RunRecord  # noqa: E402
+from benchmark.run.resolve import run_id  # noqa: E402
 from benchmark.run.train import train_run  # noqa: E402
 from benchmark.zoo import build_detector  # noqa: E402
 
@@ -75,7 +76,7 @@ def run(tmp_path, student: ModelConfig, method: str, distill: DistillConfig) -> 
         eval=EvalConfig(batch_size=4, eval_teacher=False),
         tracking=TrackingConfig(wandb=False),
     )
-    run_dir = tmp_path / "runs" / cfg.run_id()
+    run_dir = tmp_path / "runs" / run_id(cfg)
     metrics = train_run(cfg, run_dir, progress=False)
     record = RunRecord(run_dir)
     assert record.is_done()
@@ -120,9 +121,9 @@ def test_mmdet_student_alone_resumes_exactly(tmp_path):
     cfg = RunConfig(
         name="mm-none", data=DATA, model=tiny("tiny_faster_rcnn"), train=TRAIN, tracking=TrackingConfig(wandb=False)
     )
-    straight = tmp_path / "a" / cfg.run_id()
+    straight = tmp_path / "a" / run_id(cfg)
     train_run(cfg, straight, progress=False)
-    resumed = tmp_path / "b" / cfg.run_id()
+    resumed = tmp_path / "b" / run_id(cfg)
     with pytest.raises(RunStopped):
         train_run(cfg, resumed, progress=False, stop_after=2)
     train_run(cfg, resumed, progress=False)

@@ -12,6 +12,7 @@ import pytest
 from benchmark.config import ModelConfig, RunConfig, StageConfig, TeacherConfig, run_config_from_dict, to_plain
 from benchmark.run.metrics import Cost, RunMetrics
 from benchmark.run.record import RunRecord
+from benchmark.run.resolve import run_id
 
 METRIC_OFFSETS = {"mAP": 0.0, "AP50": 0.2, "AP75": 0.05, "APs": -0.1, "APm": 0.0, "APl": 0.1}
 
@@ -57,8 +58,8 @@ def write_run(
     curves: dict[str, list[dict[str, float]]] | None = None,
 ) -> Path:
     """One run directory; metrics are ``mAP`` plus fixed offsets (AP50 = mAP + 0.2, ...)."""
-    run_id = run_config_from_dict(cfg).run_id()
-    run_dir = sweep_dir / "runs" / run_id
+    rid = run_id(run_config_from_dict(cfg))
+    run_dir = sweep_dir / "runs" / rid
     run_dir.mkdir(parents=True)
     RunRecord(run_dir).write_config(run_config_from_dict(cfg))  # config.yaml and resolved.yaml, as the trainer
     status = {"state": state, "reason": reason, "iteration": 40 if state == "done" else 12, "total_iterations": 40}
@@ -67,7 +68,7 @@ def write_run(
         final = {k: mAP + off for k, off in METRIC_OFFSETS.items()}
         teacher_final = {k: teacher_mAP + off for k, off in METRIC_OFFSETS.items()} if teacher_mAP else None
         metrics = RunMetrics(
-            run_id=run_id,
+            run_id=rid,
             role="student",
             method=cfg["distill"]["method"],
             final=final,

@@ -15,6 +15,7 @@ from benchmark.config import (
     TrackingConfig,
     TrainConfig,
 )
+from benchmark.run.resolve import run_id
 from reports.load import load_runs
 from reports.render import Table
 
@@ -43,7 +44,7 @@ def dfmsd_run(tmp_path, monkeypatch) -> Path:
         eval=EvalConfig(eval_teacher=False),
         tracking=TrackingConfig(wandb=False),
     )
-    run_dir = tmp_path / "sweep" / "runs" / cfg.run_id()
+    run_dir = tmp_path / "sweep" / "runs" / run_id(cfg)
     train_run(cfg, run_dir, progress=False, no_wandb=True)
     return run_dir
 

@@ -36,17 +36,20 @@ def test_comparison_exact_numbers(cmp_sweep):
     assert rows[0] == [
         "teacher_t: 50.0", "retina_s: 32.0 ± 2.0 (3)", "student alone",
         "32.0 ± 2.0 (3)", "52.0 ± 2.0 (3)", "37.0 ± 2.0 (3)", "22.0 ± 2.0 (3)", "32.0 ± 2.0 (3)", "42.0 ± 2.0 (3)",
-        "–", "–", "–",
+        "–", "–", "–", "–",
     ]  # fmt: skip
-    assert rows[1][2:4] == ["FGD", "34.0 ± 2.0 (3)"] and rows[1][9:] == ["+2.0 ± 0.0 (3)", "<0.001", "–"]
+    assert rows[1][2:4] == ["FGD", "34.0 ± 2.0 (3)"] and rows[1][9:] == ["+2.0 ± 0.0 (3)", "0.0", "<0.001", "–"]
     # DFMSD vs alone: d = 3, 5, 4 → t = 4√3, df 2, p = 0.0202; vs FGD (best baseline): d = 1, 3, 2 → p = 0.0742
-    assert rows[2][2:4] == ["DFMSD", "36.0 ± 2.6 (3)"] and rows[2][9:] == ["+4.0 ± 1.0 (3)", "0.020", "0.074"]
+    # MDD at 80 % power: (t_0.975,2 + t_0.8,2) · 1.0 / √3 = (4.303 + 1.061) / 1.732 = 3.1
+    assert rows[2][2:4] == ["DFMSD", "36.0 ± 2.6 (3)"] and rows[2][9:] == ["+4.0 ± 1.0 (3)", "3.1", "0.020", "0.074"]
     assert [b[3] for b in bold(table)] == [False, False, True]  # best mAP in bold
     assert [b[9] for b in bold(table)] == [False, False, True]
     data = table.data.set_index("method")
     assert data.loc["dfmsd", "mAP_std"] == pytest.approx(7**0.5)
     assert data.loc["dfmsd", "p_vs_student"] == pytest.approx(0.020204102886728803)
     assert data.loc["dfmsd", "best_baseline"] == "FGD"
+    assert data.loc["dfmsd", "mdd_mAP"] == pytest.approx(3.0968, abs=1e-3)
+    assert data.loc["dfmsd", "seeds_for_mdd_1"] == 10
     assert "paired t-test" in table.caption
     # the failed DFMSD seed and the running MGD run are not in any cell (n = 3; no MGD row)
     assert all("MGD" not in r[2] for r in rows)

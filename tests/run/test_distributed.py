@@ -17,6 +17,7 @@ from benchmark.launch.worker import _launcher
 from benchmark.run.distributed import SINGLE, DistContext, init_distributed, shard
 from benchmark.run.evaluate import evaluate
 from benchmark.run.record import RunRecord
+from benchmark.run.resolve import run_id
 from benchmark.run.torchrun import launch_command
 from benchmark.run.train import train_run
 from benchmark.run.validate import problems as run_problems
@@ -39,7 +40,7 @@ def test_shard_splits_a_global_batch_over_ranks():
 def test_batch_must_split_evenly(make_run):
     assert any("global batch" in m for _, m in run_problems(make_run(batch_size=3, processes=2)))
     assert not run_problems(make_run(batch_size=4, processes=2))
-    assert ("train.processes", "must be >= 1, got 0") in run_problems(make_run(processes=0))
+    assert ("train.processes", "must be an integer in [1, 4_096], got 0") in run_problems(make_run(processes=0))
 
 
 def test_multi_process_config_needs_a_distributed_launch(monkeypatch):
@@ -155,7 +156,7 @@ def test_dfmsd_bench_train_launches_processes(tmp_path, make_run, teacher_ckpts)
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stdout + done.stderr
     assert "student: mAP" in done.stdout
-    record = RunRecord(tmp_path / "out" / "runs" / cfg.run_id())
+    record = RunRecord(tmp_path / "out" / "runs" / run_id(cfg))
     assert record.is_done() and record.read_env()["processes"] == 2
 
 
@@ -167,7 +168,7 @@ def test_dfmsd_bench_train_stops_resumably_on_sigterm(tmp_path, make_run):
     path.write_text(yaml.safe_dump(cfg.to_dict()))
     cmd = [sys.executable, "-m", "benchmark.cli", "train", str(path), "--out", str(tmp_path), "--no-progress"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    record = RunRecord(tmp_path / "runs" / cfg.run_id())
+    record = RunRecord(tmp_path / "runs" / run_id(cfg))
     deadline = time.monotonic() + 120
     while (record.read_status() or {}).get("iteration", 0) < 2:
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0]

@@ -15,6 +15,7 @@ from benchmark.cli import main as cli_main
 from benchmark.config import TeacherConfig, teacher_run_config
 from benchmark.run.evaluate import METRIC_NAMES
 from benchmark.run.record import RunRecord
+from benchmark.run.resolve import run_id
 from benchmark.run.train import train_run
 
 from .conftest import FRCNN, TRAIN
@@ -62,19 +63,19 @@ def test_teacher_run_then_distilled_student(tmp_path, make_run, capsys):
     student = make_run("mimic", teacher=teacher, wandb=True, eval_teacher=True)
     tcfg = teacher_run_config(student, teacher)
 
-    t_metrics = train_run(tcfg, runs / tcfg.run_id(), progress=False)
-    _complete(RunRecord(runs / tcfg.run_id()), "teacher", "none")
+    t_metrics = train_run(tcfg, runs / run_id(tcfg), progress=False)
+    _complete(RunRecord(runs / run_id(tcfg)), "teacher", "none")
     assert t_metrics.cost.teacher_time_s is None and t_metrics.teacher_final is None
 
-    s_dir = runs / student.run_id()
+    s_dir = runs / run_id(student)
     s_metrics = train_run(student, s_dir, progress=False)
     _complete(RunRecord(s_dir), "student", "mimic")
     assert s_metrics.teacher_final == t_metrics.final  # reused from the teacher's record
     assert s_metrics.cost.teacher_time_s > 0
-    assert s_metrics.stages[0]["teacher_run"] == tcfg.run_id()
+    assert s_metrics.stages[0]["teacher_run"] == run_id(tcfg)
     assert any(k.startswith("kd/mimic/") for k in s_metrics.curves["train"][0])
     wandb_runs = list((s_dir / "wandb").glob("offline-run-*"))
-    assert wandb_runs and wandb_runs[0].name.endswith(student.run_id())
+    assert wandb_runs and wandb_runs[0].name.endswith(run_id(student))
 
     # a done run is reported, not retrained
     attempt = RunRecord(s_dir).read_status()["attempt"]

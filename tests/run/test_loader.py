@@ -20,6 +20,7 @@ from benchmark.run.batches import BatchStream
 from benchmark.run.distributed import DistContext
 from benchmark.run.loader import TrainBatches
 from benchmark.run.record import RunRecord
+from benchmark.run.resolve import run_id
 from benchmark.run.train import RunStopped, train_run
 from benchmark.run.validate import problems
 
@@ -79,7 +80,7 @@ def test_workers_load_what_the_stream_decided_and_resume_where_training_stopped(
 
 def test_workers_are_a_valid_option_and_not_part_of_the_id(make_run):
     cfg = make_run(num_workers=2)
-    assert not problems(cfg) and cfg.run_id() == make_run().run_id()
+    assert not problems(cfg) and run_id(cfg) == run_id(make_run())
     keys = [k for k, _ in problems(make_run(num_workers=-1, prefetch_factor=0))]
     assert keys == ["train.num_workers", "train.prefetch_factor"]
 

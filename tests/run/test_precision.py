@@ -15,6 +15,7 @@ from benchmark.distill.loss import DistillLoss
 from benchmark.distill.methods import get_method
 from benchmark.run.build import to_device
 from benchmark.run.record import RunRecord
+from benchmark.run.resolve import run_id
 from benchmark.run.train import RunStopped, Trainer, train_run
 from benchmark.run.validate import problems
 from benchmark.zoo import get_card
@@ -30,9 +31,9 @@ BF16_REL = 1e-2
 
 def test_options_change_the_id_and_are_validated(make_run):
     plain = make_run()
-    assert make_run(amp="off", channels_last=False, cudnn_benchmark=False).run_id() == plain.run_id()
-    ids = {make_run(amp="bf16").run_id(), make_run(amp="fp16").run_id(), make_run(channels_last=True).run_id()}
-    assert len(ids | {plain.run_id()}) == 4 and make_run(cudnn_benchmark=True).run_id() != plain.run_id()
+    assert run_id(make_run(amp="off", channels_last=False, cudnn_benchmark=False)) == run_id(plain)
+    ids = {run_id(make_run(amp="bf16")), run_id(make_run(amp="fp16")), run_id(make_run(channels_last=True))}
+    assert len(ids | {run_id(plain)}) == 4 and run_id(make_run(cudnn_benchmark=True)) != run_id(plain)
     assert [k for k, _ in problems(make_run(amp="tf32"))] == ["train.amp"]
     assert run_config_from_dict({"train": {"amp": False}}).train.amp == "off"  # YAML's bare `off`
 

@@ -8,6 +8,7 @@ import pytest
 
 from benchmark.launch.quickstart import format_table, run_quickstart
 from benchmark.run.record import RunRecord
+from benchmark.run.resolve import run_id
 
 from .conftest import USER_CACHE
 
@@ -22,9 +23,9 @@ def test_quickstart_on_neon_subset(tmp_path, monkeypatch):
     result = run_quickstart(tmp_path, iterations=3, max_images=4, no_wandb=True, progress=False, echo=lines.append)
     assert result.ok
     teacher_cfg, teacher_metrics = result.teacher
-    assert RunRecord(result.runs_root / teacher_cfg.run_id()).is_done()
+    assert RunRecord(result.runs_root / run_id(teacher_cfg)).is_done()
     for cfg, metrics, error in result.students:
-        assert error is None and RunRecord(result.runs_root / cfg.run_id()).is_done()
+        assert error is None and RunRecord(result.runs_root / run_id(cfg)).is_done()
         assert all(math.isfinite(v) for v in metrics.final.values())
     mimic = next(m for c, m, _ in result.students if c.distill.method == "mimic")
     assert mimic.teacher_final == teacher_metrics.final

@@ -12,6 +12,7 @@ from benchmark.atomic import atomic_write_text
 from benchmark.config import ModelConfig, RunConfig
 from benchmark.run.metrics import RunMetrics
 from benchmark.run.record import RunRecord, one_line, scrub, secret_values
+from benchmark.run.resolve import run_id
 
 SECRET = "s3cr3t-value-0123456789abcdef"
 
@@ -55,9 +56,9 @@ def test_config_round_trip(tmp_path):
     rec = RunRecord(tmp_path)
     rec.write_config(cfg)
     raw = yaml.safe_load(rec.config_path.read_text())
-    assert raw["run_id"] == cfg.run_id()
+    assert raw["run_id"] == run_id(cfg)
     back = rec.load_config()
-    assert back == cfg and back.run_id() == cfg.run_id()
+    assert back == cfg and run_id(back) == run_id(cfg)
 
 
 def test_status_life_cycle(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 from benchmark.config import DistillConfig, ModelConfig, RunConfig, StageConfig, TeacherConfig
 from benchmark.distill.methods import METHODS
 from benchmark.run import resolve as resolve_module
-from benchmark.run.resolve import resolve
+from benchmark.run.resolve import resolve, run_id
 
 
 def run(method="dfmsd", options=None, stages=(), **kw):
@@ -25,44 +25,44 @@ def fresh_cache(monkeypatch):
 
 
 def test_spelled_out_defaults_keep_the_id():
-    plain = run().run_id()
-    assert run(options={"dual": "both", "alpha": 3.0}).run_id() == plain  # method defaults
-    assert run(options={"alpha": 3}).run_id() == plain  # numbers by value
-    assert run(options={"ratio_spatial": 0.65}).run_id() == plain  # the one-stage preset's value
-    assert run(options={"tau": 1.0}).run_id() == plain  # a constructor default
-    assert run(options={"dual": "spatial"}).run_id() != plain
-    assert run(options={"ratio_spatial": 0.45}).run_id() != plain
+    plain = run_id(run())
+    assert run_id(run(options={"dual": "both", "alpha": 3.0})) == plain  # method defaults
+    assert run_id(run(options={"alpha": 3})) == plain  # numbers by value
+    assert run_id(run(options={"ratio_spatial": 0.65})) == plain  # the one-stage preset's value
+    assert run_id(run(options={"tau": 1.0})) == plain  # a constructor default
+    assert run_id(run(options={"dual": "spatial"})) != plain
+    assert run_id(run(options={"ratio_spatial": 0.45})) != plain
     stage = StageConfig(teacher=TeacherConfig(), options={"gamma": 0.0}, fraction=1.0)
-    assert run(options={"gamma": 1.0}, stages=(stage,)).run_id() == run(stages=(stage,)).run_id()  # stage wins
+    assert run_id(run(options={"gamma": 1.0}, stages=(stage,))) == run_id(run(stages=(stage,)))  # stage wins
     model = ModelConfig(name="retinanet_mnv2_fpn64", options={"fpn_channels": 64})
-    assert run(model=model).run_id() == plain  # a builder default spelled out
+    assert run_id(run(model=model)) == plain  # a builder default spelled out
 
 
 def test_run_id_ignores_what_does_not_change_the_result():
     plain = run()
     ids = {
-        plain.run_id(),
-        dataclasses.replace(plain, name="x", role="student").run_id(),
-        dataclasses.replace(plain, distill=dataclasses.replace(plain.distill, teacher_cache="off")).run_id(),
-        dataclasses.replace(plain, distill=dataclasses.replace(plain.distill, min_teacher_map=None)).run_id(),
-        dataclasses.replace(plain, train=dataclasses.replace(plain.train, diverge_factor=None)).run_id(),
-        dataclasses.replace(plain, train=dataclasses.replace(plain.train, checkpoint_every=7)).run_id(),
+        run_id(plain),
+        run_id(dataclasses.replace(plain, name="x", role="student")),
+        run_id(dataclasses.replace(plain, distill=dataclasses.replace(plain.distill, teacher_cache="off"))),
+        run_id(dataclasses.replace(plain, distill=dataclasses.replace(plain.distill, min_teacher_map=None))),
+        run_id(dataclasses.replace(plain, train=dataclasses.replace(plain.train, diverge_factor=None))),
+        run_id(dataclasses.replace(plain, train=dataclasses.replace(plain.train, checkpoint_every=7))),
     }
     assert len(ids) == 1
-    assert dataclasses.replace(plain, train=dataclasses.replace(plain.train, lr=0.1)).run_id() not in ids
+    assert run_id(dataclasses.replace(plain, train=dataclasses.replace(plain.train, lr=0.1))) not in ids
 
 
 def test_a_changed_method_default_changes_exactly_the_affected_ids(monkeypatch, fresh_cache):
     runs = {m: run(method=m) for m in ("dfmsd", "dmkd", "fgd", "mimic", "none")}
     spelled = run(options={"alpha": 3.0})
-    before = {m: r.run_id() for m, r in runs.items()}
-    spelled_before = spelled.run_id()
+    before = {m: run_id(r) for m, r in runs.items()}
+    spelled_before = run_id(spelled)
     monkeypatch.setitem(METHODS.get("dfmsd").defaults, "alpha", 2.0)  # the code's default changes
     resolve_module._CACHE.clear()
-    after = {m: r.run_id() for m, r in runs.items()}
+    after = {m: run_id(r) for m, r in runs.items()}
     assert after["dfmsd"] != before["dfmsd"]
     assert {m: after[m] for m in after if m != "dfmsd"} == {m: before[m] for m in before if m != "dfmsd"}
-    assert spelled.run_id() == spelled_before  # it spelled out the old value: it still computes that
+    assert run_id(spelled) == spelled_before  # it spelled out the old value: it still computes that
 
 
 def test_a_changed_teacher_recipe_changes_the_student_id(fresh_cache):
@@ -74,7 +74,7 @@ def test_a_changed_teacher_recipe_changes_the_student_id(fresh_cache):
         ),
     )
     assert resolve(student).stages[0].teacher_run != resolve(other).stages[0].teacher_run
-    assert student.run_id() != other.run_id()
+    assert run_id(student) != run_id(other)
 
 
 def test_resolved_object_holds_every_option_per_stage():

@@ -10,6 +10,7 @@ import torch
 
 from benchmark.config import StageConfig, TeacherConfig
 from benchmark.run.record import RunRecord
+from benchmark.run.resolve import run_id
 from benchmark.run.train import NonFiniteLoss, RunFailed, RunStopped, Trainer, main, train_run
 
 from .conftest import FRCNN, RETINA
@@ -75,7 +76,7 @@ def test_teacher_stays_frozen_through_a_step(tmp_path, make_run, teacher_ckpts):
 
 
 def test_non_finite_loss_fails_the_run(tmp_path, make_run):
-    cfg = make_run(optimizer="sgd", lr=1e30, warmup_iters=0, grad_clip=None, iterations=5)
+    cfg = make_run(optimizer="sgd", lr=10.0, warmup_iters=0, grad_clip=None, iterations=30, diverge_factor=None)
     with pytest.raises(NonFiniteLoss):
         train_run(cfg, tmp_path / "a", progress=False)
     status = RunRecord(tmp_path / "a").read_status()
@@ -90,8 +91,8 @@ def test_non_finite_loss_fails_the_run(tmp_path, make_run):
 def test_missing_teacher_run_is_a_clear_error(tmp_path, make_run):
     cfg = make_run("mimic", teacher=TeacherConfig(model=FRCNN))
     with pytest.raises(RunFailed, match=r"teacher run faster_rcnn_mnv2_fpn256-none-s0-\w+ is not done: run it first"):
-        train_run(cfg, tmp_path / "runs" / cfg.run_id(), progress=False)
-    assert RunRecord(tmp_path / "runs" / cfg.run_id()).state == "failed"
+        train_run(cfg, tmp_path / "runs" / run_id(cfg), progress=False)
+    assert RunRecord(tmp_path / "runs" / run_id(cfg)).state == "failed"
 
 
 def test_multi_process_run_started_as_one_process_says_how_to_launch(tmp_path, make_run, monkeypatch):

@@ -189,8 +189,9 @@ def build_mmdet_detector(cfg: ModelConfig, *, num_classes: int | None = None) ->
     Order: mmdet's ``init_weights`` (random init, or ``backbone_checkpoint``), then ``inherit_from``
     (the listed prefixes only), then ``cfg.checkpoint`` (all weights, strict).
     """
+    from benchmark.checkpoints import mm_safe_globals
     from benchmark.zoo.mmdet.adapter import MMDetDetector
-    from benchmark.zoo.mmdet.checkpoint import load_weights, mm_safe_globals
+    from benchmark.zoo.mmdet.checkpoint import load_weights
     from benchmark.zoo.mmdet.configs import flops_input_of, resolve_config
 
     _require(cfg.name)

@@ -1,59 +1,15 @@
-"""mmdet / mmengine checkpoints under torch's ``weights_only=True`` loading, with a scoped allow-list.
-
-Checkpoints written by mmengine's Runner hold more than tensors: ``message_hub`` keeps
-:class:`mmengine.logging.HistoryBuffer` objects of numpy arrays, and ``meta`` may hold numpy scalars.
-torch >= 2.6 refuses those by default. Rather than ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` (which turns the
-check off for the whole process), :func:`mm_safe_globals` allows exactly these types, only inside a
-``with`` block; everything else a pickle asks for is still refused.
-"""
+"""mmdet / mmengine checkpoints under torch's ``weights_only=True`` loading, with the scoped allow-list of
+:func:`benchmark.checkpoints.mm_safe_globals` (mmengine's numpy and log types, nothing else)."""
 
 from __future__ import annotations
 
-import contextlib
-import pickle
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
-
-def _history_buffer_getattr(obj: object, name: str) -> object:
-    """The one ``getattr`` an mmengine checkpoint pickles: a statistics method of ``HistoryBuffer``.
-
-    Bound to the name ``builtins.getattr`` for the unpickler only; any other attribute is refused, so
-    allowing it does not open the general ``getattr`` escape that ``weights_only`` exists to block.
-    """
-    from mmengine.logging import HistoryBuffer
-
-    if obj is HistoryBuffer and name in HistoryBuffer._statistics_methods:
-        return getattr(HistoryBuffer, name)
-    raise pickle.UnpicklingError(f"checkpoint asks for getattr({obj!r}, {name!r}); refused")
-
-
-def _safe_types() -> list[object]:
-    """numpy's array/scalar reconstruction and dtype classes, mmengine's log buffer and its methods."""
-    from mmengine.logging import HistoryBuffer
-
-    core = np._core if hasattr(np, "_core") else np.core  # numpy 2 renamed np.core
-    dtype_classes = [type(np.dtype(t)) for t in ("f2", "f4", "f8", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "?")]
-    return [
-        core.multiarray._reconstruct,
-        core.multiarray.scalar,
-        np.ndarray,
-        np.dtype,
-        *dtype_classes,
-        HistoryBuffer,
-        (_history_buffer_getattr, "builtins.getattr"),
-    ]
-
-
-@contextlib.contextmanager
-def mm_safe_globals() -> Iterator[None]:
-    """Within the block, ``torch.load(weights_only=True)`` also accepts mmengine checkpoints' numpy/log types."""
-    with torch.serialization.safe_globals(_safe_types()):
-        yield
+from benchmark.checkpoints import mm_safe_globals
 
 
 def load_state_dict_file(path: str | Path) -> dict[str, Tensor]:

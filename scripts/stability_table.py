@@ -1,0 +1,72 @@
+"""The stability table of one or more stability sweeps' output folders (sweeps/stability*.yaml), as Markdown.
+
+    .venv/bin/python scripts/stability_table.py OUT [OUT ...] > docs/stability.md
+
+Per recipe (role, model, method, iterations): runs, how many diverged (the divergence guard stopped them or their
+loss went non-finite), the largest ratio of a loss to the running median of the previous 50 losses, and the
+final test mAP (mean ± sample sd); then one line per run (seed, threads, max loss, max ratio at iteration, mAP,
+state). Only the run records are read.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from reports.load import load_runs  # noqa: E402
+from reports.stats import summarize  # noqa: E402
+
+DIVERGED = ("diverged at iteration", "non-finite loss")
+
+
+def _num(x: float, digits: int = 2) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
+def recipe_of(row) -> str:
+    method = row["method"]
+    what = f"teacher {row['model.name']}" if row["role"] == "teacher" else f"student {row['model.name']} + {method}"
+    if row["role"] != "teacher" and method == "none":
+        what = f"student {row['model.name']} alone"
+    return f"{what}, {row['train.optimizer']} lr {row['train.lr']:g}, {int(row['train.iterations'])} it"
+
+
+def table(paths: list[str]) -> str:
+    frame = load_runs(paths)
+    frame = frame[frame["state"].isin(["done", "failed"])].copy()
+    frame["recipe"] = [recipe_of(r) for _, r in frame.iterrows()]
+    frame["diverged"] = frame["reason"].fillna("").map(lambda r: r.startswith(DIVERGED))
+    lines = [
+        "| recipe | runs (seeds x threads) | diverged | other failures | max loss / running median | test mAP % |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for recipe, group in sorted(frame.groupby("recipe"), key=lambda kv: kv[0]):
+        seeds, threads = group["seed"].nunique(), sorted(group["train.num_threads"].unique())
+        other = int(((group["state"] == "failed") & ~group["diverged"]).sum())
+        ratio = group["stability.max_ratio"].max()
+        s = summarize(v * 100 for v in group.loc[group["state"] == "done", "mAP"])
+        mAP = f"{s.mean:.1f} ± {s.std:.1f} (n {s.n})" if s.n > 1 else _num(s.mean * 1.0 if s.n else None, 1)
+        lines.append(
+            f"| {recipe} | {len(group)} ({seeds} x {'/'.join(str(int(t)) for t in threads)}) | "
+            f"{int(group['diverged'].sum())} | {other} | {_num(ratio)} | {mAP} |"
+        )
+    lines += ["", "Per run:", "", "| recipe | seed | threads | max loss | max ratio (iteration) | test mAP % | state |"]
+    lines.append("|---|---:|---:|---:|---:|---:|---|")
+    for _, r in frame.sort_values(["recipe", "train.num_threads", "seed"]).iterrows():
+        at = "" if math.isnan(r["stability.max_ratio_iter"]) else f" ({int(r['stability.max_ratio_iter'])})"
+        state = r["state"] if r["state"] == "done" else f"{r['state']}: {r['reason']}"
+        lines.append(
+            f"| {r['recipe']} | {int(r['seed'])} | {int(r['train.num_threads'])} | {_num(r['stability.max_loss'])} | "
+            f"{_num(r['stability.max_ratio'])}{at} | {_num(r['mAP'] * 100, 1)} | {state} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    sys.stdout.write(table(sys.argv[1:]))
