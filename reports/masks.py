@@ -22,6 +22,7 @@ import yaml
 from torch import Tensor
 
 from benchmark.config import run_config_from_dict
+from benchmark.data.coco import to_float
 from reports.methods import method_name
 from reports.style import pair_label
 
@@ -85,7 +86,7 @@ def mask_inputs_from_run(
     # A batch of the run's batch size (the shown image first): batch statistics (PKD standardisation over
     # N, H, W) then match training, and a 1x1 level is not degenerate.
     batch = [sample] + [test_set[(image_index + k) % len(test_set)] for k in range(1, max(1, cfg.train.batch_size))]
-    images = [s.image.to(dev) for s in batch]
+    images = [to_float(s.image.to(dev)) for s in batch]
     boxes = [s.target["boxes"].to(dev) for s in batch]
     generator = torch.Generator().manual_seed(cfg.seed)
     with torch.no_grad():
@@ -116,4 +117,4 @@ def mask_inputs_from_run(
     teacher_names = "→".join(s.teacher.model.name for s in run.stages)
     title = f"{method_name(method.name)}, seed {cfg.seed}, test image {sample.image_id}\n"
     title += pair_label(teacher_names, cfg.model.name)
-    return MaskInputs(image=sample.image, boxes=sample.target["boxes"], per_level=per_level, title=title)
+    return MaskInputs(image=to_float(sample.image), boxes=sample.target["boxes"], per_level=per_level, title=title)

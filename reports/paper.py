@@ -39,6 +39,8 @@ from reports.methods import method_name
 from reports.stats import Summary, paired_t_test, summarize
 
 PAPER_DIR = Path(__file__).parent / "paper"
+TOLERANCE_AP = 0.3  # AP points: the floor of the reproduction tolerance (see reproduction_status)
+STATUSES = ("reproduced", "below", "above", "not run", "n/a")
 KEY_FIELDS = ("teacher", "student", "method", "schedule")
 _ROW_FIELDS = {*KEY_FIELDS, "metrics", "student_alone", "teacher_metrics", "gain", "source", "note", "match"}
 
@@ -151,6 +153,40 @@ class PaperEntry:
     @property
     def diff(self) -> float:
         return self.measured.mean - self.paper if self.paper is not None and self.measured.n else math.nan
+
+    @property
+    def judged(self) -> str:
+        """What the status judges: ``value`` (the published number), ``gain`` (a row that publishes only the gain
+        over the student alone, e.g. DMKD's abstract) or ``""`` (nothing published)."""
+        if self.paper is not None:
+            return "value"
+        return "gain" if self.paper_gain is not None else ""
+
+    @property
+    def status(self) -> str:
+        """:func:`reproduction_status` of the published value, else of the published gain."""
+        if self.judged == "value":
+            return reproduction_status(self.paper, self.measured)
+        return reproduction_status(self.paper_gain, self.measured_gain)
+
+
+def reproduction_tolerance(measured: Summary) -> float:
+    """``max(TOLERANCE_AP, 2 x standard error of the mean over seeds)``; with one seed (no spread) the floor."""
+    se = measured.std / math.sqrt(measured.n) if measured.n > 1 and math.isfinite(measured.std) else 0.0
+    return max(TOLERANCE_AP, 2.0 * se)
+
+
+def reproduction_status(paper: float | None, measured: Summary) -> str:
+    """``n/a`` without a published number, ``not run`` without a measured one, ``reproduced`` when
+    ``|mean - paper| <= max(0.3 AP, 2 SE)`` (:func:`reproduction_tolerance`), else ``below`` or ``above``."""
+    if paper is None:
+        return "n/a"
+    if measured.n == 0 or not math.isfinite(measured.mean):
+        return "not run"
+    diff = measured.mean - paper
+    if abs(diff) <= reproduction_tolerance(measured) + 1e-9:  # the float noise of values read from records
+        return "reproduced"
+    return "below" if diff < 0 else "above"
 
 
 def paper_entries(frame: pd.DataFrame, rows: Sequence[PaperRow]) -> list[PaperEntry]:

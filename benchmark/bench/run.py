@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from benchmark.bench.data import bench_data, format_data
 from benchmark.bench.harness import bench_harness
 from benchmark.bench.losses import bench_losses
 from benchmark.bench.steps import (
@@ -27,7 +28,7 @@ from benchmark.bench.steps import (
 from benchmark.bench.timing import Spread
 from benchmark.launch.quickstart import STUDENT_MODEL, TEACHER_MODEL
 
-SECTIONS = ("steps", "losses", "harness")
+SECTIONS = ("steps", "losses", "harness", "data")
 QUICK = StepSetting(warmup=1, rounds=4)
 FULL = StepSetting(warmup=3, rounds=15)
 
@@ -87,6 +88,9 @@ def run_bench(
     if "harness" in sections:
         say("bench: scheduler utilisation on the smoke sweep")
         result["harness"] = bench_harness(quick=quick)
+    if "data" in sections:
+        say("bench: CPU data pipeline, ours vs mmdet 3.3's loader, 0/1/2 workers")
+        result["data"] = bench_data(quick=quick)
     result["run_time_s"] = round(time.perf_counter() - t_start, 1)
     return result
 
@@ -162,4 +166,7 @@ def format_report(result: dict[str, Any]) -> str:
                 f"relaunch of the finished sweep {harness['relaunch_s']:.2f} s in process, "
                 f"{harness['relaunch_cli_s']:.1f} s via the CLI, {harness['relaunch_trained']} runs retrained"
             )
+    data = result.get("data")
+    if data:
+        lines += ["", *format_data(data)]
     return "\n".join(lines)

@@ -2,8 +2,8 @@
 
 The key is a hash of the teacher checkpoint file (sha256 of its bytes), the teacher's model config (name
 and builder options), a fingerprint of the training data and the list of deterministic transforms, plus
-the storage dtype and the cache format version. Change any of them and the key, hence the directory,
-changes; nothing is ever looked up by path or run id alone.
+the storage dtype, the teacher's autocast (``train.amp``) and the cache format version. Change any of them and
+the key, hence the directory, changes; nothing is ever looked up by path or run id alone.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 from benchmark.config import DataConfig, ModelConfig
 from benchmark.data.coco import CocoDetection
+from benchmark.data.protocol import Resize
 
 FORMAT_VERSION = 1
 KEY_LENGTH = 16
@@ -25,21 +26,25 @@ KEY_LENGTH = 16
 
 @dataclass(frozen=True, order=True)
 class Transform:
-    """One deterministic input transform of the data pipeline: longest side resized to ``size``, then
-    mirrored when ``hflip`` (:meth:`benchmark.data.coco.CocoDetection.get` is a pure function of these)."""
+    """One deterministic input transform of the data pipeline: resized by ``resize`` (the protocol's rule),
+    then mirrored when ``hflip`` (:meth:`benchmark.data.coco.CocoDetection.get` is a pure function of these)."""
 
-    size: int
+    resize: Resize
     hflip: bool
 
     @property
     def tag(self) -> str:
-        return f"s{self.size}{'-flip' if self.hflip else ''}"
+        return f"{self.resize.tag}{'-flip' if self.hflip else ''}"
+
+    def key(self) -> list:
+        """What the cache key hashes (native: ``[size, hflip]``, the key of caches built before protocols)."""
+        return [self.resize.key(), self.hflip]
 
 
 def transforms_of(data: DataConfig) -> tuple[Transform, ...]:
-    """The finite set of transforms a training run draws from (one size; unflipped, and flipped if ``hflip``)."""
+    """The finite set of transforms a training run draws from (one resize; unflipped, and flipped if ``hflip``)."""
     flips = (False, True) if data.hflip else (False,)
-    return tuple(Transform(data.input_size, flip) for flip in flips)
+    return tuple(Transform(Resize.of(data), flip) for flip in flips)
 
 
 def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
@@ -69,16 +74,20 @@ def cache_key(
     data_fp: str,
     transforms: Sequence[Transform],
     dtype: str,
+    amp: str = "off",
 ) -> tuple[str, dict[str, Any]]:
-    """``(key, fields)``: the hex key of a cache and the fields it hashes (stored in its manifest)."""
+    """``(key, fields)``: the hex key of a cache and the fields it hashes (stored in its manifest); ``amp``: the
+    autocast the teacher ran under (``train.amp``; hashed only when not ``off``, the keys of earlier caches)."""
     fields = {
         "format": FORMAT_VERSION,
         "teacher_sha256": teacher_sha256,
         "teacher_model": {"name": teacher_model.name, "options": teacher_model.options},
         "data": data_fp,
-        "transforms": [[t.size, t.hflip] for t in transforms],
+        "transforms": [t.key() for t in transforms],
         "dtype": dtype,
     }
+    if amp != "off":
+        fields["amp"] = amp
     blob = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:KEY_LENGTH], fields
 

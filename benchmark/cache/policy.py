@@ -3,8 +3,8 @@
 A cache is exact (equal to the live teacher's features to fp32 round-off) only when
 
 * the teacher is frozen: every module in eval mode (frozen or eval-mode normalisation, no dropout);
-* the augmentation is a finite set of deterministic transforms: here one input size and optionally a
-  horizontal flip. :data:`DETERMINISTIC_DATA_FIELDS` lists the data settings known to be deterministic; any
+* the augmentation is a finite set of deterministic transforms: here one resize rule (the data protocol's) and
+  optionally a horizontal flip. :data:`DETERMINISTIC_DATA_FIELDS` lists the data settings known to be deterministic; any
   other data setting away from its default (random scale jitter, random crops, ...) makes the cache inexact;
 * a training batch never pads images of different shapes together (``batch_size`` 1, or one resized shape
   for the whole split): the detector zero-pads a batch to its largest image, and padding changes conv
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from benchmark.config import ConfigError, DataConfig, DistillConfig, ModelConfig
-from benchmark.data.coco import CocoDetection, resized_shape
+from benchmark.data.coco import CocoDetection
 from benchmark.zoo.base import Detector
 from benchmark.zoo.card import FPNLevel
 
@@ -37,6 +37,8 @@ DETERMINISTIC_DATA_FIELDS = frozenset(
         "test_ann",
         "test_images",
         "input_size",
+        "protocol",
+        "scale",
         "hflip",
         "max_images",
         "synthetic_images",
@@ -61,12 +63,7 @@ def check_mode(distill: DistillConfig) -> str | None:
 
 def dataset_shapes(dataset: CocoDetection) -> list[tuple[int, int]]:
     """Resized (h, w) of every training image, from the annotation file (no image is decoded)."""
-    out = []
-    for index in range(len(dataset)):
-        info = dataset.image_info(index)
-        h, w, _ = resized_shape(int(info["height"]), int(info["width"]), dataset.input_size)
-        out.append((h, w))
-    return out
+    return [dataset.resized_shape(index) for index in range(len(dataset))]
 
 
 def inexact_reason(

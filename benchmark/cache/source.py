@@ -20,7 +20,9 @@ from benchmark.cache.key import Transform, cache_key, data_fingerprint, file_sha
 from benchmark.cache.policy import dataset_shapes, decide
 from benchmark.cache.store import FeatureCache, ensure_cache
 from benchmark.config import ModelConfig, RunConfig
-from benchmark.data.coco import Batch, CocoDetection
+from benchmark.data.coco import Batch, CocoDetection, to_float
+from benchmark.data.protocol import Resize
+from benchmark.run.precision import autocast
 from benchmark.zoo.base import Detector, FeatureBatch
 
 
@@ -31,15 +33,16 @@ class TeacherSource(Protocol):
 
 
 class LiveTeacher:
-    """The frozen teacher run on every batch, under ``no_grad``."""
+    """The frozen teacher run on every batch, under ``no_grad`` (and the run's autocast, ``train.amp``)."""
 
-    def __init__(self, detector: Detector) -> None:
+    def __init__(self, detector: Detector, *, amp: str = "off") -> None:
         self.detector = detector
+        self.amp = amp
 
     def features(self, batch: Batch, images: Sequence[Tensor] | None = None) -> FeatureBatch:
         if images is None:
-            images = [img.to(self.detector.device) for img in batch.images]
-        with torch.no_grad():
+            images = [to_float(img.to(self.detector.device)) for img in batch.images]
+        with torch.no_grad(), autocast(self.amp, self.detector.device):
             return self.detector.extract_features(list(images))
 
 
@@ -50,13 +53,13 @@ class CachedTeacher:
     and all images must share one ``pad_shape`` (what :func:`~benchmark.cache.policy.inexact_reason` ensures).
     """
 
-    def __init__(self, cache: FeatureCache, *, size: int, device: torch.device | str = "cpu") -> None:
+    def __init__(self, cache: FeatureCache, *, resize: Resize, device: torch.device | str = "cpu") -> None:
         self.cache = cache
-        self.size = size
+        self.resize = resize
         self.device = torch.device(device)
 
     def features(self, batch: Batch, images: Sequence[Tensor] | None = None) -> FeatureBatch:
-        loaded = [self.cache.load(i, Transform(self.size, f)) for i, f in zip(batch.image_ids, batch.hflips)]
+        loaded = [self.cache.load(i, Transform(self.resize, f)) for i, f in zip(batch.image_ids, batch.hflips)]
         pads = {pad for _, _, pad in loaded}
         if len(pads) != 1:
             raise RuntimeError(f"teacher cache {self.cache.directory}: batch mixes padded shapes {sorted(pads)}")
@@ -108,13 +111,14 @@ def teacher_source(
     )
     if not decision.cached:
         log(f"teacher features: live teacher {teacher.card.name} ({decision.reason})")
-        return LiveTeacher(teacher)
+        return LiveTeacher(teacher, amp=cfg.train.amp)
     key, fields = cache_key(
         teacher_sha256=file_sha256(weights),
         teacher_model=teacher_model,
         data_fp=data_fingerprint(dataset),
         transforms=transforms,
         dtype=decision.dtype,
+        amp=cfg.train.amp,
     )
     cache = ensure_cache(
         cache_root,
@@ -126,9 +130,10 @@ def teacher_source(
         key_fields=fields,
         log=log,
         progress=progress,
+        amp=cfg.train.amp,
     )
     log(
         f"teacher features: cache {cache.directory} ({len(cache.entries)} entries, "
         f"{cache.nbytes / 1e6:.1f} MB {cache.dtype})"
     )
-    return CachedTeacher(cache, size=cfg.data.input_size, device=teacher.device)
+    return CachedTeacher(cache, resize=dataset.resize, device=teacher.device)

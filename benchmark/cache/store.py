@@ -32,7 +32,8 @@ from tqdm import tqdm
 
 from benchmark.atomic import atomic_write_bytes
 from benchmark.cache.key import FORMAT_VERSION, Transform, cache_dir_name, file_sha256
-from benchmark.data.coco import CocoDetection, resized_shape
+from benchmark.data.coco import CocoDetection, to_float
+from benchmark.run.precision import autocast
 from benchmark.zoo.base import Detector
 
 MANIFEST = "manifest.json"
@@ -116,7 +117,7 @@ def _entry_order(
     for index in range(len(dataset)):
         info = dataset.image_info(index)
         for t in transforms:
-            h, w, _ = resized_shape(int(info["height"]), int(info["width"]), t.size)
+            h, w = t.resize.shape(int(info["height"]), int(info["width"]))
             order.append(((h, w), index, t))
     return sorted(order, key=lambda e: (e[0], e[1], e[2]))
 
@@ -131,17 +132,18 @@ def build_cache(
     key_fields: dict[str, Any],
     batch_size: int = BUILD_BATCH,
     progress: bool = True,
+    amp: str = "off",
 ) -> FeatureCache:
     """Run the frozen ``teacher`` over every (image, transform) of ``dataset`` and write the cache.
 
     Images of one resized shape are batched together (``batch_size`` at a time), so the teacher sees each
-    image padded exactly as in a training batch of equal-shape images. Anything already in ``directory``
-    is removed first.
+    image padded exactly as in a training batch of equal-shape images; under the run's autocast (``amp``), as
+    the live teacher. Anything already in ``directory`` is removed first.
     """
     if dtype not in DTYPES:
         raise ValueError(f"cache dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    if any(t.size != dataset.input_size for t in transforms):
-        raise ValueError(f"transform sizes {[t.size for t in transforms]} differ from data input {dataset.input_size}")
+    if any(t.resize != dataset.resize for t in transforms):
+        raise ValueError(f"transform resizes {[t.resize for t in transforms]} differ from the data's {dataset.resize}")
     directory = Path(directory)
     if directory.exists():
         shutil.rmtree(directory)
@@ -157,10 +159,10 @@ def build_cache(
     levels: dict[str, int] = {}
     t0 = time.perf_counter()
     bar = tqdm(total=len(order), desc=f"teacher cache {directory.name}", unit="img", disable=not progress)
-    with torch.no_grad():
+    with torch.no_grad(), autocast(amp, teacher.device):
         for chunk in chunks:
             samples = [dataset.get(index, t.hflip) for _, index, t in chunk]
-            fb = teacher.extract_features([s.image.to(teacher.device) for s in samples])
+            fb = teacher.extract_features([to_float(s.image.to(teacher.device)) for s in samples])
             for j, ((_, _, t), sample) in enumerate(zip(chunk, samples)):
                 feats = {n: f[j].to("cpu", DTYPES[dtype]).clone() for n, f in fb.features.items()}
                 levels = {n: int(f.shape[0]) for n, f in feats.items()}
@@ -205,8 +207,10 @@ def ensure_cache(
     key_fields: dict[str, Any],
     log: Callable[[str], None] = print,
     progress: bool = True,
+    amp: str = "off",
 ) -> FeatureCache:
-    """The verified cache ``<root>/teacher-<key>``, built (or rebuilt, if partial or corrupt) under its lock."""
+    """The verified cache ``<root>/teacher-<key>``, built (or rebuilt, if partial or corrupt) under its lock (the
+    teacher under autocast ``amp``)."""
     directory = Path(root) / cache_dir_name(key)
     directory.parent.mkdir(parents=True, exist_ok=True)
     with filelock.FileLock(str(directory) + ".lock"):
@@ -217,7 +221,7 @@ def ensure_cache(
                 log(f"teacher cache {directory}: {exc}; rebuilding it")
         t0 = time.perf_counter()
         cache = build_cache(
-            directory, teacher, dataset, transforms, dtype=dtype, key_fields=key_fields, progress=progress
+            directory, teacher, dataset, transforms, dtype=dtype, key_fields=key_fields, progress=progress, amp=amp
         )
         log(
             f"teacher cache {directory}: built {len(cache.entries)} entries, {cache.nbytes / 1e6:.1f} MB "

@@ -17,13 +17,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "for every method the distillation step against (teacher no-grad forward + plain student step) with "
         "the live teacher (target <= 1.10) and against the plain student step with the teacher-feature cache "
         "(target <= 1.05), on the quickstart pair with random weights; the loss forward+backward "
-        "micro-benchmarks; scheduler utilisation on the smoke sweep. Figures are medians of interleaved "
-        "rounds after warm-up, with their spread. --quick takes 1-3 minutes on 2 CPU cores.",
+        "micro-benchmarks; scheduler utilisation on the smoke sweep; the CPU data pipeline (mmdet protocol, 0/1/2 "
+        "workers) against mmdet 3.3's own training loader on generated COCO-like JPEGs (target ratio >= 1.0; needs "
+        "the mmdet extra). Figures are medians of interleaved rounds after warm-up, with their spread.",
     )
     p.add_argument("--quick", action="store_true", help="few rounds, small loss cases (1-3 minutes on 2 cores)")
     p.add_argument("--out", type=Path, help="also write the results to this JSON file")
     p.add_argument("--methods", default="", help="comma-separated methods (default: every registered KD method)")
-    p.add_argument("--only", default="", help="comma-separated sections: steps, losses, harness (default: all)")
+    p.add_argument("--only", default="", help="comma-separated sections: steps, losses, harness, data (default: all)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
     p.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
     p.set_defaults(func=main)

@@ -84,6 +84,12 @@ def main(args: argparse.Namespace) -> int:
             f"teacher-feature cache nodes: {len(result.cache_done)}/{len(plan.caches)} done"
             + (f", failed (students fell back to building it or to the live teacher): {failed}" if failed else "")
         )
+    if plan.checks:
+        failed = "; ".join(f"{cid}: {why}" for cid, why in result.check_failed.items())
+        print(
+            f"teacher checks: {len(result.check_done)}/{len(plan.checks)} passed"
+            + (f", failed (their students were not trained): {failed}" if failed else "")
+        )
     if result.failed or result.cache_failed:
         print("retry the failed runs and cache nodes with --retry-failed", file=sys.stderr)
     return 0 if len(result.done) == len(plan.runs) else 1

@@ -40,7 +40,11 @@ class DataConfig:
     test_images: str = "test"
     val_ann: str | None = None  # a validation split (choices are made on it; null: none)
     val_images: str | None = None
-    input_size: int = 400  # longest side resized to this many pixels (NEON tiles are 400x400)
+    input_size: int = 400  # native protocol: longest side resized to this many pixels (NEON tiles are 400x400)
+    # native: the above; mmdet: mmdet's keep-ratio Resize to `scale`, filter_empty_gt, aspect-ratio grouped
+    # batches, uint8 pixels (benchmark.data.protocol)
+    protocol: str = "native"
+    scale: tuple[int, ...] = (1333, 800)  # mmdet protocol: (long, short) edge limits of the keep-ratio resize
     hflip: bool = True  # random horizontal flip in training (p = 0.5)
     max_images: int | None = None  # use only the first N training images (quick tests)
     synthetic_images: int = 16  # synthetic only: images per split
@@ -83,7 +87,13 @@ class TrainConfig:
     num_threads: int = 2  # CPU threads (numerics depend on it: fix it per sweep)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     processes: int = 1  # DDP world size
-    num_workers: int = 0  # data-loader workers
+    # GPU efficiency (benchmark.run.precision): autocast off | bf16 | fp16 (GradScaler); the distillation losses
+    # are float32 in any mode; channels-last weights; torch.backends.cudnn.benchmark
+    amp: str = "off"
+    channels_last: bool = False
+    cudnn_benchmark: bool = False
+    num_workers: int = 0  # data-loader worker processes (0: load in the training process); same result either way
+    prefetch_factor: int = 2  # batches each worker loads ahead
 
 
 @dataclass(frozen=True)
@@ -249,7 +259,7 @@ def parse_dataclass(cls: type, data: Any, path: str, source: str, problems: list
         return cls()
 
 
-_OFF_SWITCHES = ("teacher_cache",)  # string fields with an "off" value
+_OFF_SWITCHES = ("teacher_cache", "amp")  # string fields with an "off" value
 
 
 FLOAT32_MAX = 3.4028234663852886e38

@@ -12,9 +12,10 @@ import warnings
 from pathlib import Path
 
 from benchmark.config import DataConfig
-from benchmark.data.coco import Batch, CocoDetection, Sample, collate
+from benchmark.data.coco import Batch, CocoDetection, Sample, collate, to_float
 from benchmark.data.errors import DatasetError, DownloadError
 from benchmark.data.neon import prepare_neon
+from benchmark.data.protocol import PROTOCOLS, Resize
 from benchmark.data.synthetic import make_synthetic_coco, prepare_synthetic
 from benchmark.data.weights import ensure_mobilenet_v2_weights
 from benchmark.paths import cache_dir
@@ -24,6 +25,8 @@ __all__ = [
     "CocoDetection",
     "DatasetError",
     "DownloadError",
+    "PROTOCOLS",
+    "Resize",
     "Sample",
     "build_dataset",
     "check_split",
@@ -34,6 +37,7 @@ __all__ = [
     "prepare_neon",
     "prepare_synthetic",
     "split_files",
+    "to_float",
 ]
 
 DATASETS = ("neon", "synthetic", "coco")
@@ -108,7 +112,8 @@ def check_split(cfg: DataConfig, split: str) -> str | None:
 
 
 def build_dataset(cfg: DataConfig, split: str, *, progress: bool = True) -> CocoDetection:
-    """The ``split`` ("train", "val" or "test") of ``cfg`` at ``cfg.input_size``; ``cfg.max_images`` limits train.
+    """The ``split`` ("train", "val" or "test") of ``cfg`` under its protocol (:mod:`benchmark.data.protocol`);
+    ``cfg.max_images`` limits train, and the ``mmdet`` protocol filters its images (``filter_empty_gt``).
 
     The files are ``root / cfg.<split>_ann`` and ``root / cfg.<split>_images`` (``val_images`` defaults to the
     training images' folder); NEON and synthetic folders are prepared on demand with these names. For ``coco``,
@@ -119,9 +124,10 @@ def build_dataset(cfg: DataConfig, split: str, *, progress: bool = True) -> Coco
     dataset = CocoDetection(
         root / ann,
         root / images,
-        input_size=cfg.input_size,
+        resize=Resize.of(cfg),
         max_images=cfg.max_images if split == "train" else None,
         drop_degenerate=cfg.dataset == "coco",
+        filter_empty_gt=split == "train" and cfg.protocol == "mmdet",
     )
     if dataset.num_dropped:
         warnings.warn(

@@ -5,9 +5,11 @@ the file and the offending id or key. Categories map to contiguous labels ``1..K
 order (0 is background). Crowd boxes (``iscrowd``) are left out of the training targets but stay in
 :attr:`CocoDetection.coco`, the untouched pycocotools index in original coordinates used by evaluation.
 
-A sample is fully determined by ``(index, hflip)``: the image is resized so its longest side equals
-``input_size`` (aspect kept, bilinear with antialias) and optionally flipped; there is no randomness here
-(the trainer draws flips from its own generator, and the teacher-feature cache relies on this).
+A sample is fully determined by ``(index, hflip)``: the image is resized by the dataset's
+:class:`~benchmark.data.protocol.Resize` rule (native: the longest side equals ``input_size``, aspect kept,
+bilinear with antialias, float pixels; mmdet: mmdet's keep-ratio ``Resize``, uint8 pixels, see
+:mod:`benchmark.data.protocol`) and optionally flipped; there is no randomness here (the trainer draws flips
+from its own generator, and the teacher-feature cache relies on this).
 """
 
 from __future__ import annotations
@@ -30,20 +32,24 @@ from pycocotools.coco import COCO
 from torch import Tensor
 
 from benchmark.data.errors import DatasetError
+from benchmark.data.protocol import Resize, aspect_group, mmdet_keeps_box, mmdet_train_images
 
 BOX_TOLERANCE = 1.0  # pixels a box may extend past the image border (float rounding in converters)
 
 
 @dataclass
 class Sample:
-    """One network input: ``image`` (3,h,w) float32 RGB in [0,1]; ``target`` boxes (n,4) xyxy float32 in
-    resized pixels and labels (n,) int64; ``scale`` = resized / original size."""
+    """One network input: ``image`` (3,h,w) RGB, float32 in [0,1] (native protocol) or uint8 in channels-last
+    memory (mmdet protocol; :func:`to_float` on the device); ``target`` boxes (n,4) xyxy float32 in resized
+    pixels and labels (n,) int64; ``scale`` = resized / original size (the isotropic factor); ``scale_factor`` =
+    the per-axis ``(w, h)`` factors that map boxes back to original pixels (native: ``(scale, scale)``)."""
 
     image: Tensor
     target: dict[str, Tensor]
     image_id: int
     scale: float
     hflip: bool
+    scale_factor: tuple[float, float] = (1.0, 1.0)
 
 
 @dataclass
@@ -55,6 +61,16 @@ class Batch:
     image_ids: list[int]
     scales: list[float]
     hflips: list[bool]
+
+    def pin_memory(self) -> Batch:
+        """The batch with its tensors in pinned memory (what ``DataLoader(pin_memory=True)`` calls)."""
+        return Batch(
+            images=[img.pin_memory() for img in self.images],
+            targets=[{k: v.pin_memory() for k, v in t.items()} for t in self.targets],
+            image_ids=self.image_ids,
+            scales=self.scales,
+            hflips=self.hflips,
+        )
 
 
 def collate(samples: Sequence[Sample]) -> Batch:
@@ -81,10 +97,25 @@ def read_rgb(path: Path, *, image_id: Any = None) -> Tensor:
     """Decode an image file to a uint8 (3,H,W) RGB tensor (PIL; :class:`DatasetError` naming the file)."""
     try:
         with Image.open(path) as im:
-            pixels = np.array(im.convert("RGB"))  # writable copy for torch.from_numpy
+            pixels = np.array(im if im.mode == "RGB" else im.convert("RGB"))  # writable copy for torch.from_numpy
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise DatasetError(f"{path}: cannot decode image (image id {image_id}): {exc}") from None
     return torch.from_numpy(pixels).permute(2, 0, 1)
+
+
+def to_float(image: Tensor) -> Tensor:
+    """A sample image as float32 RGB in [0, 1]: uint8 pixels divided by 255 (mmdet protocol), floats as they are."""
+    return image.to(torch.float32).div_(255.0) if image.dtype == torch.uint8 else image
+
+
+def resize_uint8(image: Tensor, height: int, width: int) -> Tensor:
+    """uint8 (3,H,W) → uint8 (3,height,width), bilinear without antialias (``cv2.INTER_LINEAR``'s sampling);
+    the input itself if same size. Fast (torch's vectorised uint8 kernel) on a channels-last input, what
+    :func:`read_rgb` returns: ``image[None]`` would give the batch dimension a stride torch's fast path rejects."""
+    if tuple(image.shape[-2:]) == (height, width):
+        return image
+    batch = image.permute(1, 2, 0)[None].permute(0, 3, 1, 2)  # (1, 3, H, W) with channels-last batch strides
+    return F.interpolate(batch, size=(height, width), mode="bilinear", align_corners=False)[0]
 
 
 def resize_image(image: Tensor, height: int, width: int) -> Tensor:
@@ -218,7 +249,10 @@ class CocoDetection(torch.utils.data.Dataset):
     """A COCO-style split as deterministic :class:`Sample` s (see the module docstring).
 
     ``drop_degenerate``: leave boxes with non-positive width/height out of the targets instead of raising
-    (official COCO train2017 has two boxes of height 0). ``max_images``: keep the first N images of the file.
+    (official COCO train2017 has two boxes of height 0). ``max_images``: keep the first N images of the file
+    (after ``filter_empty_gt``). ``resize``: the protocol's resize rule (default: native at ``input_size``); an
+    ``mmdet`` rule also selects mmdet's box rule and uint8 pixels. ``filter_empty_gt``: keep only the training
+    images mmdet keeps (:func:`~benchmark.data.protocol.mmdet_train_images`).
     """
 
     def __init__(
@@ -229,15 +263,20 @@ class CocoDetection(torch.utils.data.Dataset):
         input_size: int = 400,
         max_images: int | None = None,
         drop_degenerate: bool = False,
+        resize: Resize | None = None,
+        filter_empty_gt: bool = False,
     ) -> None:
-        if input_size <= 0:
-            raise ValueError(f"input_size must be positive, got {input_size}")
+        resize = resize or Resize("native", int(input_size))
+        if resize.long <= 0 or (resize.protocol == "mmdet" and resize.short <= 0):
+            raise ValueError(f"resize sizes must be positive, got {resize}")
         self.ann_file = Path(ann_file)
         self.image_dir = Path(image_dir)
-        self.input_size = int(input_size)
+        self.resize = resize
+        self.input_size = resize.long
+        self.mmdet = resize.protocol == "mmdet"
         data = load_coco_json(self.ann_file)
         degenerate = [a for a in data["annotations"] if _degenerate(a)]
-        if degenerate and not drop_degenerate:
+        if degenerate and not (drop_degenerate or self.mmdet):
             a = degenerate[0]
             raise DatasetError(
                 f"{self.ann_file}: annotation id {a['id']} (image id {a['image_id']}): box {a['bbox']} has "
@@ -251,14 +290,19 @@ class CocoDetection(torch.utils.data.Dataset):
         self.label_to_cat_id = {label: c["id"] for label, c in enumerate(cats, start=1)}
         self.cat_id_to_label = {cat: label for label, cat in self.label_to_cat_id.items()}
 
-        images = data["images"] if max_images is None else data["images"][: max(0, int(max_images))]
+        images = mmdet_train_images(data["images"], data["annotations"]) if filter_empty_gt else data["images"]
+        self.num_filtered = len(data["images"]) - len(images)
+        images = images if max_images is None else images[: max(0, int(max_images))]
         self._check_image_files(images)
         self._images = images
         self.image_ids = [img["id"] for img in images]
 
         per_image: dict[Any, list[dict[str, Any]]] = {img["id"]: [] for img in images}
+        sizes = {img["id"]: (img["width"], img["height"]) for img in images}
         for ann in data["annotations"]:
-            if ann["image_id"] in per_image and not ann.get("iscrowd", 0) and not _degenerate(ann):
+            if ann["image_id"] not in per_image or ann.get("iscrowd", 0):
+                continue
+            if mmdet_keeps_box(ann, *sizes[ann["image_id"]]) if self.mmdet else not _degenerate(ann):
                 per_image[ann["image_id"]].append(ann)
         self._boxes: list[np.ndarray] = []
         self._labels: list[np.ndarray] = []
@@ -289,9 +333,11 @@ class CocoDetection(torch.utils.data.Dataset):
             return np.zeros((0, 4), np.float32), np.zeros((0,), np.int64)
         xywh = np.asarray([a["bbox"] for a in anns], dtype=np.float64)
         boxes = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
+        labels = np.asarray([self.cat_id_to_label[a["category_id"]] for a in anns], dtype=np.int64)
+        if self.mmdet:  # mmdet clips after resizing (Resize's clip_object_border), not here
+            return boxes.astype(np.float32), labels
         boxes[:, 0::2] = boxes[:, 0::2].clip(0, img["width"])
         boxes[:, 1::2] = boxes[:, 1::2].clip(0, img["height"])
-        labels = np.asarray([self.cat_id_to_label[a["category_id"]] for a in anns], dtype=np.int64)
         keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
         return boxes[keep].astype(np.float32), labels[keep]
 
@@ -305,8 +351,17 @@ class CocoDetection(torch.utils.data.Dataset):
         """The COCO ``images`` entry of sample ``index`` (id, file_name, width, height)."""
         return self._images[index]
 
+    def resized_shape(self, index: int) -> tuple[int, int]:
+        """``(h, w)`` of sample ``index`` after resizing, from the annotation file (no image is decoded)."""
+        info = self._images[index]
+        return self.resize.shape(int(info["height"]), int(info["width"]))
+
+    def aspect_groups(self) -> list[int]:
+        """mmdet's aspect-ratio group of every image (0: ``w < h``, 1: ``w >= h``), from the annotation file."""
+        return [aspect_group(int(img["width"]), int(img["height"])) for img in self._images]
+
     def get(self, index: int, hflip: bool = False) -> Sample:
-        """Sample ``index``, resized to ``input_size`` on its longest side, mirrored when ``hflip``."""
+        """Sample ``index``, resized by the dataset's rule, mirrored when ``hflip``."""
         if not -len(self) <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} images")
         img = self._images[index]
@@ -318,20 +373,28 @@ class CocoDetection(torch.utils.data.Dataset):
                 f"{path}: image is {width}x{height} but {self.ann_file} says {img['width']}x{img['height']} "
                 f"(image id {img['id']})"
             )
-        new_h, new_w, scale = resized_shape(height, width, self.input_size)
-        image = resize_image(raw, new_h, new_w)
-        boxes = torch.from_numpy(self._boxes[index] * np.float32(scale))
+        new_h, new_w = self.resize.shape(height, width)
+        scale = self.resize.factor(height, width)
+        factors = self.resize.box_factors(height, width)
+        if self.mmdet:  # the pixels stay channels-last in memory: (3, h, w) strides (1, 3w, 3), no transposing copy
+            image = resize_uint8(raw, new_h, new_w)
+            image = image.flip(-1) if hflip else image  # torch's flip keeps the layout (and is fast on it)
+            boxes = torch.from_numpy(self._boxes[index]) * torch.tensor(factors * 2, dtype=torch.float32)
+        else:
+            image = resize_image(raw, new_h, new_w)
+            boxes = torch.from_numpy(self._boxes[index] * np.float32(scale))
         boxes[:, 0::2] = boxes[:, 0::2].clamp(0, new_w)
         boxes[:, 1::2] = boxes[:, 1::2].clamp(0, new_h)
         keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])  # boxes inside the 1-px tolerance strip
         boxes, labels = boxes[keep], torch.from_numpy(self._labels[index])[keep]
         if hflip:
-            image = image.flip(-1)
+            image = image if self.mmdet else image.flip(-1)  # mmdet: mirrored above, with the layout change
             boxes = hflip_boxes(boxes, new_w)
         return Sample(
-            image=image.contiguous(),
+            image=image if self.mmdet else image.contiguous(),
             target={"boxes": boxes, "labels": labels},
             image_id=int(img["id"]),
             scale=float(scale),
             hflip=bool(hflip),
+            scale_factor=factors,
         )

@@ -24,6 +24,8 @@ class DistillLoss(nn.Module):
     ``criteria[<student level name>]`` is ``method.build(C_s, C_t, options)`` for that pair. In ``forward``
     the teacher map is detached and, where the spatial sizes differ, the student map is resized bilinearly
     to the teacher's (PKD's ``resize_stu`` convention). Returned keys are ``kd/<term>/<student level>``.
+    Everything here runs in float32, under any autocast (``train.amp``, :mod:`benchmark.run.precision`):
+    both maps are cast to float32 and the criteria (softmax attention, KL, normalisations) run outside autocast.
     """
 
     def __init__(
@@ -59,10 +61,11 @@ class DistillLoss(nn.Module):
     ) -> dict[str, Tensor]:
         losses: dict[str, Tensor] = {}
         for pair in self.pairs:
-            fs, ft = feats_S[pair.student.name], feats_T[pair.teacher.name].detach()
-            if fs.shape[-2:] != ft.shape[-2:]:
-                fs = F.interpolate(fs, size=ft.shape[-2:], mode="bilinear", align_corners=False)
-            terms = self.criteria[pair.student.name](fs, ft, gt_bboxes, img_metas, generator=generator)
+            fs, ft = feats_S[pair.student.name].float(), feats_T[pair.teacher.name].detach().float()
+            with torch.autocast(device_type=fs.device.type, enabled=False):
+                if fs.shape[-2:] != ft.shape[-2:]:
+                    fs = F.interpolate(fs, size=ft.shape[-2:], mode="bilinear", align_corners=False)
+                terms = self.criteria[pair.student.name](fs, ft, gt_bboxes, img_metas, generator=generator)
             weight = self.level_weights[pair.stride]
             for term, value in terms.items():
                 losses[f"kd/{term}/{pair.student.name}"] = weight * value

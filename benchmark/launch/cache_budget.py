@@ -6,6 +6,8 @@ already on disk (NEON once prepared, COCO under ``data.root``) or from the param
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -13,14 +15,24 @@ from pathlib import Path
 from benchmark.cache.key import transforms_of
 from benchmark.cache.policy import card_levels, decide, size_text
 from benchmark.config import DataConfig, RunConfig, TeacherConfig, teacher_run_config
-from benchmark.data.coco import resized_shape
+from benchmark.data.protocol import Resize, mmdet_train_images
 from benchmark.run.resolve import run_id
 
 
-def known_train_shapes(data: DataConfig) -> list[tuple[int, int]] | None:
-    """Resized (h, w) of the training images, or None when the data is not on disk yet."""
+@dataclasses.dataclass(frozen=True)
+class TrainSizes:
+    """Original (h, w) of the training images a run uses, and how many the annotation file lists."""
+
+    sizes: tuple[tuple[int, int], ...]
+    listed: int  # images in the annotation file (before filter_empty_gt and max_images)
+
+
+def train_sizes(data: DataConfig) -> TrainSizes | None:
+    """The training images of ``data`` (mmdet protocol: those ``filter_empty_gt`` keeps; ``max_images``
+    applied), from the annotation file, or None when it is not on disk yet (synthetic: from the parameters)."""
     if data.dataset == "synthetic":
         sizes = [(data.synthetic_size, data.synthetic_size)] * data.synthetic_images
+        listed = len(sizes)
     else:
         if data.dataset == "coco" and data.root:
             ann = Path(data.root).expanduser() / data.train_ann
@@ -28,17 +40,35 @@ def known_train_shapes(data: DataConfig) -> list[tuple[int, int]] | None:
             from benchmark.data.neon import default_neon_root
 
             root = Path(data.root).expanduser() if data.root else default_neon_root()
-            ann = root / "annotations" / "instances_train.json"
+            ann = root / data.train_ann
         else:
             return None
         try:
-            images = json.loads(ann.read_text())["images"]
-            sizes = [(int(img["height"]), int(img["width"])) for img in images]
+            stat = ann.stat()
+            images, listed = _annotated_sizes(str(ann), stat.st_size, stat.st_mtime_ns, data.protocol == "mmdet")
         except (OSError, ValueError, KeyError, TypeError):
             return None
+        sizes = list(images)
     if data.max_images is not None:
         sizes = sizes[: max(0, data.max_images)]
-    return [resized_shape(h, w, data.input_size)[:2] for h, w in sizes]
+    return TrainSizes(tuple(sizes), listed)
+
+
+@functools.lru_cache(maxsize=8)
+def _annotated_sizes(path: str, _size: int, _mtime_ns: int, mmdet: bool) -> tuple[tuple[tuple[int, int], ...], int]:
+    """(h, w) of the images of an annotation file (read once per file version: train2017's is 448 MB)."""
+    data = json.loads(Path(path).read_text())
+    images = mmdet_train_images(data["images"], data["annotations"]) if mmdet else data["images"]
+    return tuple((int(img["height"]), int(img["width"])) for img in images), len(data["images"])
+
+
+def known_train_shapes(data: DataConfig) -> list[tuple[int, int]] | None:
+    """Resized (h, w) of the training images, or None when the data is not on disk yet."""
+    found = train_sizes(data)
+    if found is None:
+        return None
+    resize = Resize.of(data)
+    return [resize.shape(h, w) for h, w in found.sizes]
 
 
 def cache_plan_lines(runs: Iterable[RunConfig], cache_root: str | Path) -> list[str]:

@@ -5,6 +5,10 @@ A student depends on one teacher run per stage teacher that has no explicit chec
 many students is trained once. Methods without a criterion (``none``) drop any teacher, so a plain
 student is shared by every pair it appears in. Nothing here touches the output directory.
 
+Before the students of a checked teacher sits a *check node* (``Plan.checks``, a sweep's ``teacher_check``,
+:mod:`benchmark.launch.teacher_check`): it evaluates the teacher checkpoint once and its students depend on it
+(hard: a teacher that misses its expected AP fails them).
+
 Between a teacher and its students sits a *cache node* (``Plan.caches``) wherever the students would read
 a teacher-feature cache (:mod:`benchmark.cache.policy` says it is exact and fits
 ``distill.teacher_cache_max_gb``): it builds the cache once, in its own process
@@ -20,12 +24,13 @@ import hashlib
 import heapq
 import json
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark.config import (
     ConfigError,
+    DataConfig,
     RunConfig,
     TeacherConfig,
     TrackingConfig,
@@ -34,7 +39,9 @@ from benchmark.config import (
     teacher_run_config,
     to_plain,
 )
+from benchmark.data.protocol import Resize
 from benchmark.launch.spec import Point, Sweep, config_key_of_problem, load_sweep, origin_of
+from benchmark.launch.teacher_check import CHECK_NODES_DIR, CheckSpec
 from benchmark.run.resolve import run_id
 from benchmark.run.validate import problems as run_problems
 
@@ -47,20 +54,24 @@ CACHE_NODES_DIR = ("cache", "nodes")  # cache-node records: <out>/cache/nodes/<i
 
 @dataclass(frozen=True)
 class PlannedRun:
-    """A node of the plan: a training run (``teacher``/``student``) or a teacher-feature ``cache`` build."""
+    """A node of the plan: a training run (``teacher``/``student``), a teacher-feature ``cache`` build or a teacher
+    ``check``."""
 
     run_id: str
     config: RunConfig  # a cache node's: its first student's, reduced to the one teacher it caches
     role: str  # "teacher" | "student" | "cache"
-    deps: tuple[str, ...] = ()  # runs that must be done first (a failed one fails this node)
+    deps: tuple[str, ...] = ()  # runs and checks that must be done first (a failed one fails this node)
     labels: tuple[tuple[str, str], ...] = ()  # (axis, value) of the grid point, for tables
     caches: tuple[str, ...] = ()  # cache nodes to wait for (soft: a failed one does not fail this run)
     argv: tuple[str, ...] = ()  # the command the worker runs instead of the executor's trainer
 
     def record_dir(self, runs_root: str | Path) -> Path:
-        """Where this node's record lives: ``<runs_root>/<id>``, or ``<out>/cache/nodes/<id>`` for a cache."""
+        """Where this node's record lives: ``<runs_root>/<id>``, ``<out>/cache/nodes/<id>`` for a cache,
+        ``<out>/cache/checks/<id>`` for a teacher check."""
         if self.role == "cache":
             return Path(runs_root).parent.joinpath(*CACHE_NODES_DIR, self.run_id)
+        if self.role == "check":
+            return Path(runs_root).parent.joinpath(*CHECK_NODES_DIR, self.run_id)
         return Path(runs_root) / self.run_id
 
     @property
@@ -81,14 +92,18 @@ class Plan:
     missing_inputs: tuple[str, ...] = ()  # see build_plan(allow_missing_inputs=True)
     caches: dict[str, PlannedRun] = field(default_factory=dict)  # cache nodes (role "cache"), not runs
     cache_bytes: dict[str, int] = field(default_factory=dict)  # cache node -> estimated disk size
+    checks: dict[str, PlannedRun] = field(default_factory=dict)  # teacher-check nodes (role "check"), not runs
+    check_specs: dict[str, CheckSpec] = field(default_factory=dict)  # check node -> what it checks
 
     def order(self) -> list[str]:
-        """Run ids, every run after its dependencies (ties: plan order); cache nodes are not runs."""
-        return topological_order(list(self.runs), {rid: r.deps for rid, r in self.runs.items()})
+        """Run ids, every run after its dependencies (ties: plan order); cache and check nodes are not runs."""
+        return topological_order(
+            list(self.runs), {rid: [d for d in r.deps if d in self.runs] for rid, r in self.runs.items()}
+        )
 
     def nodes(self) -> dict[str, PlannedRun]:
-        """Runs and cache nodes: what the scheduler executes."""
-        return {**self.runs, **self.caches}
+        """Runs, cache and check nodes: what the scheduler executes."""
+        return {**self.runs, **self.caches, **self.checks}
 
     def node_order(self) -> list[str]:
         """Runs and cache nodes, each after its dependencies and the cache nodes it waits for."""
@@ -110,9 +125,11 @@ class Plan:
         nodes = self.nodes()
         memo: dict[str, float] = {}
         for n in reversed(self.node_order()):
-            own = (
-                estimate_cache_flops(nodes[n].config) if n in self.caches else estimate_flops(nodes[n].config)
-            ) or 1.0
+            if n in self.checks:
+                own = 1.0  # an evaluation: cheap next to what waits for it
+            else:
+                cfg = nodes[n].config
+                own = (estimate_cache_flops(cfg) if n in self.caches else estimate_flops(cfg)) or 1.0
             memo[n] = own + max((memo[d] for d in deps_of[n]), default=0.0)
         return memo
 
@@ -165,6 +182,8 @@ def build_plan(sweep: Sweep, *, allow_missing_inputs: bool = False) -> Plan:
     for rid, run in students.items():
         plan.runs.setdefault(rid, run)  # a student equal to a teacher run is that run
     add_cache_nodes(plan)
+    if sweep.teacher_check is not None:
+        add_check_nodes(plan, sweep)
     return plan
 
 
@@ -188,9 +207,11 @@ def cache_node_id(student: RunConfig, teacher: TeacherConfig, dtype: str) -> str
         "teacher": source,
         "teacher_model": {"name": teacher.model.name, "options": to_plain(teacher.model.options)},
         "data": to_plain(student.data),
-        "transforms": [[t.size, t.hflip] for t in transforms_of(student.data)],
+        "transforms": [t.key() for t in transforms_of(student.data)],
         "dtype": dtype,
     }
+    if student.train.amp != "off":  # the teacher's autocast (hashed by the cache key too)
+        fields["amp"] = student.train.amp
     blob = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
     digest = hashlib.sha256(blob.encode()).hexdigest()[:10]
     return f"{sanitize_name(f'cache-{teacher.model.name}')}-{digest}"
@@ -237,6 +258,53 @@ def add_cache_nodes(plan: Plan) -> None:
                 waits[rid].append(nid)
     for rid, nids in waits.items():
         plan.runs[rid] = dataclasses.replace(plan.runs[rid], caches=tuple(nids))
+
+
+def check_node_id(student: RunConfig, teacher: TeacherConfig, spec: CheckSpec) -> str:
+    """``check-<teacher model>-<hash10>``: a hash of the checkpoint path, the teacher model, the test data, the
+    protocol, the evaluation settings and the spec (what decides the check's verdict)."""
+    data = student.data
+    fields = {
+        "checkpoint": teacher.checkpoint,
+        "teacher_model": {"name": teacher.model.name, "options": to_plain(teacher.model.options)},
+        "test": [data.dataset, data.root, data.test_ann, data.test_images, data.synthetic_seed],
+        "resize": Resize.of(data).key(),
+        "eval": [student.eval.score_thresh, student.eval.max_detections],
+        "spec": [spec.expected, spec.tolerance, spec.images],
+    }
+    digest = hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    return f"{sanitize_name(f'check-{teacher.model.name}')}-{digest}"
+
+
+def add_check_nodes(plan: Plan, sweep: Sweep) -> None:
+    """One check node per (checked teacher, test data) of the sweep's ``teacher_check``; every student with that
+    teacher in a stage depends on it, and so does that teacher's cache node. A teacher is the named one when its
+    config equals the sweep's entry."""
+    check = sweep.teacher_check
+    for rid, run in list(plan.runs.items()):
+        if run.role != "student":
+            continue
+        added = []
+        for stage in run.config.distill.stage_list():
+            name = next((n for n in check.expected if to_plain(stage.teacher) == sweep.teachers.get(n)), None)
+            if name is None:
+                continue
+            spec = CheckSpec(name, check.expected[name], check.tolerance, check.images)
+            nid = check_node_id(run.config, stage.teacher, spec)
+            if nid not in plan.checks:
+                node_cfg = cache_node_config(run.config, stage.teacher)
+                node_cfg = dataclasses.replace(node_cfg, name=sanitize_name(f"check-{name}", max_len=120))
+                plan.checks[nid] = PlannedRun(nid, node_cfg, "check", argv=spec.argv())
+                plan.check_specs[nid] = spec
+            if nid not in run.deps and nid not in added:
+                added.append(nid)
+        if added:
+            plan.runs[rid] = dataclasses.replace(plan.runs[rid], deps=(*run.deps, *added))
+            for cid in run.caches:  # no teacher cache is built before its teacher passed
+                node = plan.caches[cid]
+                teacher = to_plain(node.config.distill.teacher)
+                checked = [n for n in added if to_plain(plan.checks[n].config.distill.teacher) == teacher]
+                plan.caches[cid] = dataclasses.replace(node, deps=tuple(dict.fromkeys((*node.deps, *checked))))
 
 
 def resolve_point(sweep: Sweep, point: Point) -> tuple[RunConfig | None, list[str]]:
@@ -353,23 +421,41 @@ def estimate_cache_flops(cfg: RunConfig) -> float | None:
     return card.flops * sum(a * b for a, b in shapes) / (h * w) * len(transforms_of(cfg.data))
 
 
-def estimate_flops(cfg: RunConfig) -> float | None:
-    """Rough training FLOPs from the cards: 3 × student forward × iterations × batch, plus the teachers'
-    forwards over their share of the iterations; forwards scaled from the card's input to ``input_size``²."""
-    from benchmark.zoo import get_card, known_model
+def train_pixels(data: DataConfig) -> float:
+    """Pixels of a typical training input: ``input_size``² (native); under the mmdet protocol the mean resized
+    area of the (filtered) training images when the annotation file is on disk, else ``long x short`` of
+    ``data.scale`` (an upper bound)."""
+    from benchmark.launch.cache_budget import known_train_shapes
 
-    names = [cfg.model.name, *(s.teacher.model.name for s in cfg.distill.stage_list())]
-    if any(not known_model(n) for n in names):
+    if data.protocol != "mmdet":
+        return float(data.input_size**2)
+    shapes = known_train_shapes(data)
+    if shapes:
+        return sum(h * w for h, w in shapes) / len(shapes)
+    return float(max(data.scale) * min(data.scale))
+
+
+def estimate_flops(cfg: RunConfig) -> float | None:
+    """Rough training FLOPs from the cards: :func:`image_flops` at :func:`train_pixels` x iterations x batch."""
+    from benchmark.zoo import known_model
+
+    stages = cfg.distill.stage_list()
+    if any(not known_model(n) for n in [cfg.model.name, *(s.teacher.model.name for s in stages)]):
         return None
-    images = cfg.train.iterations * cfg.train.batch_size
+    weight = sum(s.fraction for s in stages) or 1.0
+    teachers = [(s.teacher.model.name, s.fraction / weight) for s in stages]
+    per_image = image_flops(cfg.model.name, teachers, train_pixels(cfg.data))
+    return per_image * cfg.train.iterations * cfg.train.batch_size
+
+
+def image_flops(student: str, teachers: Sequence[tuple[str, float]], pixels: float) -> float:
+    """FLOPs of one training image of ``pixels`` pixels: 3 x the student's forward (forward + backward) plus each
+    teacher's forward over its share of the iterations; card FLOPs scaled from the card's input by area."""
+    from benchmark.zoo import get_card
 
     def forward(name: str) -> float:
         card = get_card(name)
         h, w = card.flops_input
-        return card.flops * cfg.data.input_size**2 / (h * w)
+        return card.flops * pixels / (h * w)
 
-    total = TRAIN_FLOPS_FACTOR * forward(cfg.model.name) * images
-    stages = cfg.distill.stage_list()
-    weight = sum(s.fraction for s in stages) or 1.0
-    total += sum(forward(s.teacher.model.name) * images * s.fraction / weight for s in stages)
-    return total
+    return TRAIN_FLOPS_FACTOR * forward(student) + sum(forward(name) * share for name, share in teachers)

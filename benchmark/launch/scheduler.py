@@ -13,7 +13,9 @@ are marked failed with reason ``dependency <id> failed``; the sweep goes on with
 Cache nodes (:attr:`benchmark.launch.plan.Plan.caches`) are scheduled the same way, with their small record
 (``status.json``, ``attempts.jsonl``, ``worker.log``) in ``<out>/cache/nodes/<id>/``. Their students wait
 for them to end; a failed cache node is reported but fails nobody: its students build or read the cache
-themselves at their start (the trainer's path), or run the live teacher.
+themselves at their start (the trainer's path), or run the live teacher. Teacher-check nodes
+(:attr:`~benchmark.launch.plan.Plan.checks`, records in ``<out>/cache/checks/<id>/``) are hard dependencies: a
+failed check fails its students.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ from benchmark.run.record import RunRecord, now_iso, one_line, scrub
 SWEEP_LOCK = ".sweep.lock"
 PLAN_FILE = "plan.json"
 EVENTS_FILE = "events.jsonl"
-UNNEEDED = "unneeded"  # prepare_records: a cache node none of whose students will run now (not executed)
+UNNEEDED = "unneeded"  # prepare_records: a cache/check node none of whose students will run now (not executed)
+AUX_ROLES = ("cache", "check")  # nodes that are not runs: their records live outside <out>/runs
 
 
 class SweepLockedError(RuntimeError):
@@ -73,11 +76,12 @@ def sweep_lock(out: str | os.PathLike[str]) -> FileLock:
 
 
 def node_dir(out: str | os.PathLike[str], node: PlannedRun) -> Path:
-    """The record directory of a plan node: :func:`run_dir` for runs, ``<out>/cache/nodes/<id>`` for caches."""
-    if node.role != "cache":
+    """The record directory of a plan node: :func:`run_dir` for runs, ``<out>/cache/nodes/<id>`` for caches,
+    ``<out>/cache/checks/<id>`` for teacher checks."""
+    if node.role not in AUX_ROLES:
         return run_dir(out, node.run_id)
     if sanitize_name(node.run_id, max_len=len(node.run_id) or 1) != node.run_id:
-        raise ValueError(f"cache node id {node.run_id!r} is not a safe directory name")
+        raise ValueError(f"{node.role} node id {node.run_id!r} is not a safe directory name")
     return node.record_dir(Path(out) / "runs")
 
 
@@ -99,14 +103,15 @@ def prepare_records(plan: Plan, out: str | os.PathLike[str], *, retry_failed: bo
     node's state."""
     states: dict[str, str] = {}
     nodes = plan.nodes()
-    for rid in [*plan.order(), *plan.caches]:
+    for rid in [*plan.order(), *plan.caches, *plan.checks]:
         path = node_dir(out, nodes[rid])
         record = RunRecord(path)
         state = run_state(path)
-        students = [states[s] for s, run in plan.runs.items() if rid in run.caches]
-        if rid in plan.caches and state != "done" and all(s in ("done", "failed") for s in students):
-            states[rid] = UNNEEDED  # nobody would read it now (e.g. a sweep finished before cache nodes)
-            continue
+        if rid in plan.caches or rid in plan.checks:
+            students = [states[s] for s, run in plan.runs.items() if rid in run.caches or rid in run.deps]
+            if state != "done" and students and all(s in ("done", "failed") for s in students):
+                states[rid] = UNNEEDED  # nobody would wait for it now (e.g. a sweep finished before such nodes)
+                continue
         if state == "missing" or (state == "failed" and retry_failed):
             _write_config(record, nodes[rid])
             record.mark_queued()
@@ -119,8 +124,8 @@ def prepare_records(plan: Plan, out: str | os.PathLike[str], *, retry_failed: bo
 
 
 def _write_config(record: RunRecord, node: PlannedRun) -> None:
-    """The node's config.yaml; a cache node's names the node (its config is a reduced student's)."""
-    if node.role != "cache":
+    """The node's config.yaml; a cache or check node's names the node (its config is a reduced student's)."""
+    if node.role not in AUX_ROLES:
         from benchmark.run.resolve import resolve
 
         record.write_config(resolve(node.config))
@@ -161,7 +166,24 @@ def write_plan_file(plan: Plan, out: str | os.PathLike[str]) -> None:
             "students": [rid for rid, run in plan.runs.items() if nid in run.caches],
             "bytes": plan.cache_bytes.get(nid),
         }
-    data = {"updated": now_iso(), "sweeps": sweeps, "runs": list(entries.values()), "caches": list(caches.values())}
+    checks = {e["id"]: e for e in previous.get("checks", [])}
+    for nid, spec in plan.check_specs.items():
+        checks[nid] = {
+            "id": nid,
+            "sweep": plan.name,
+            "teacher": spec.teacher,
+            "expected": spec.expected,
+            "tolerance": spec.tolerance,
+            "images": spec.images,
+            "students": [rid for rid, run in plan.runs.items() if nid in run.deps],
+        }
+    data = {
+        "updated": now_iso(),
+        "sweeps": sweeps,
+        "runs": list(entries.values()),
+        "caches": list(caches.values()),
+        "checks": list(checks.values()),
+    }
     atomic_write_text(path, json.dumps(data, indent=1) + "\n")
 
 
@@ -184,6 +206,8 @@ class SweepResult:
     cache_started: list[str] = field(default_factory=list)  # cache nodes this launch started
     cache_done: list[str] = field(default_factory=list)
     cache_failed: dict[str, str] = field(default_factory=dict)  # cache node -> reason (its students went on)
+    check_done: list[str] = field(default_factory=list)  # teacher checks passed (this launch or before)
+    check_failed: dict[str, str] = field(default_factory=dict)  # teacher check -> reason (its students refused)
 
     @property
     def ok(self) -> bool:
@@ -250,6 +274,9 @@ class _Loop:
         self.result.failed = {rid: self.failed[rid] for rid in self.order if rid in self.failed and rid in runs}
         self.result.cache_done = [n for n in self.order if n in self.done and n in caches]
         self.result.cache_failed = {n: self.failed[n] for n in self.order if n in self.failed and n in caches}
+        checks = self.plan.checks
+        self.result.check_done = [n for n in self.order if n in self.done and n in checks]
+        self.result.check_failed = {n: self.failed[n] for n in self.order if n in self.failed and n in checks}
         self.result.wall_s = time.monotonic() - self.t0
         return self.result
 
@@ -286,7 +313,8 @@ class _Loop:
         for rid in self.executor.start(ready):
             self.pending.discard(rid)
             self.active.add(rid)
-            (self.result.cache_started if rid in self.plan.caches else self.result.started).append(rid)
+            if rid not in self.plan.checks:
+                (self.result.cache_started if rid in self.plan.caches else self.result.started).append(rid)
             self._event("start", rid)
 
     def _finish(self, outcome: Outcome) -> None:
@@ -332,14 +360,16 @@ class _Loop:
             self.failed[rid] = failure
             if rid in self.plan.caches:
                 self.log(f"{rid}: cache node failed: {failure}; its students read or build the cache themselves")
+            elif rid in self.plan.checks:
+                self.log(f"{rid}: teacher check failed: {failure}; its students are not trained")
             else:
                 self.log(f"{rid}: failed: {failure}")
         self.bar.update(1)
         self.bar.set_postfix(failed=len(self.failed), running=len(self.active) + len(self.external), refresh=False)
 
     def _event(self, event: str, rid: str, **fields: object) -> None:
-        if rid in self.plan.caches:  # cache-start / cache-end: a cache node is not a run
-            event = f"cache-{event}"
+        if rid in self.plan.caches or rid in self.plan.checks:  # cache-start, check-end, ...: not runs
+            event = f"{self.nodes[rid].role}-{event}"
         line = json.dumps({"event": event, "run_id": rid, "t": time.time(), "pid": os.getpid(), **fields})
         with (self.out / EVENTS_FILE).open("a") as fh:
             fh.write(line + "\n")

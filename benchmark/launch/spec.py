@@ -9,6 +9,7 @@ A sweep file (see ``docs/sweeps.md``) holds::
     zip: [{model.name: [a, b], distill.teacher: [t1, t2]}]
     include: [{distill.method: dfmsd, ...}]   # extra runs (base + these keys)
     exclude: [{distill.method: none, seed: 1}] # drop grid points matching all keys of a rule
+    teacher_check: {expected: {frcnn: 41.0}, tolerance: 0.5, images: null}  # see TeacherCheck
 
 Grid axes are either dotted config keys (values are the key's values) or *named axes* (any other name)
 whose values are mappings of dotted keys ("bundles"); each zip group is one axis whose values advance
@@ -32,7 +33,18 @@ from benchmark.config import ConfigError, RunConfig, TeacherConfig, parse_datacl
 from benchmark.config.overrides import apply_overrides, parse_override
 from benchmark.config.yaml_io import load_yaml_file
 
-TOP_KEYS = ("name", "description", "base", "teachers", "grid", "zip", "include", "exclude", "ablation_order")
+TOP_KEYS = (
+    "name",
+    "description",
+    "base",
+    "teachers",
+    "grid",
+    "zip",
+    "include",
+    "exclude",
+    "ablation_order",
+    "teacher_check",
+)
 CONFIG_ROOTS = frozenset(f.name for f in dataclasses.fields(RunConfig))
 
 
@@ -61,6 +73,18 @@ class Point:
 
 
 @dataclass(frozen=True)
+class TeacherCheck:
+    """``teacher_check``: before any student, each named teacher's checkpoint is evaluated once (the first
+    ``images`` images of the test split in file order; null: all of it) and the sweep's students are refused when
+    its box AP (%) differs from ``expected[name]`` (e.g. the model zoo's) by more than ``tolerance`` AP points
+    (:mod:`benchmark.launch.teacher_check`)."""
+
+    expected: dict[str, float]
+    tolerance: float = 0.5
+    images: int | None = None
+
+
+@dataclass(frozen=True)
 class Sweep:
     name: str
     source: str  # the file, as named in messages
@@ -71,6 +95,7 @@ class Sweep:
     exclude: tuple[dict[str, list[Any]], ...]
     overrides: tuple[str, ...] = ()
     ablation_order: tuple[str, ...] = ()  # switch keys in the order a cumulative ablation turns them on
+    teacher_check: TeacherCheck | None = None
 
     def points(self) -> list[Point]:
         """Every point: the product of the axes minus excluded ones, then the include entries (a sweep with
@@ -145,6 +170,7 @@ def sweep_from_dict(data: Any, source: str, overrides: Iterable[str] = (), *, de
             problems.append(
                 f"override {text!r}: unknown key {path[0]!r} (allowed: teachers, {', '.join(sorted(CONFIG_ROOTS))})"
             )
+    check = _teacher_check(data.get("teacher_check"), teachers, source, problems)
     if problems:
         raise ConfigError(problems)
     return Sweep(
@@ -157,6 +183,7 @@ def sweep_from_dict(data: Any, source: str, overrides: Iterable[str] = (), *, de
         exclude=exclude,
         overrides=overrides,
         ablation_order=tuple(order),
+        teacher_check=check,
     )
 
 
@@ -180,6 +207,38 @@ def _teachers(data: Any, overrides: tuple[str, ...], source: str, problems: list
         cfg = parse_dataclass(TeacherConfig, entry, f"teachers.{name}", source, problems)
         out[name] = to_plain(cfg)
     return out
+
+
+def _teacher_check(
+    data: Any, teachers: Mapping[str, dict[str, Any]], source: str, problems: list[str]
+) -> TeacherCheck | None:
+    if data is None:
+        return None
+    where = f"{source}: teacher_check"
+    if not isinstance(data, dict) or not isinstance(data.get("expected"), dict) or not data["expected"]:
+        problems.append(f"{where}: expected a mapping with 'expected: {{teacher name: box AP (%)}}', got {data!r}")
+        return None
+    for key in sorted(set(data) - {"expected", "tolerance", "images"}):
+        problems.append(f"{where}.{key}: unknown key (allowed: expected, images, tolerance)")
+    expected = {}
+    for name, value in data["expected"].items():
+        if name not in teachers:
+            problems.append(f"{where}.expected.{name}: unknown teacher (teachers: {', '.join(sorted(teachers))})")
+        elif not teachers[name].get("checkpoint"):
+            problems.append(f"{where}.expected.{name}: the check evaluates a checkpoint; this teacher has none")
+        elif isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
+            problems.append(f"{where}.expected.{name}: expected a box AP in % (0-100), got {value!r}")
+        else:
+            expected[str(name)] = float(value)
+    tolerance = data.get("tolerance", TeacherCheck.tolerance)
+    if isinstance(tolerance, bool) or not isinstance(tolerance, int | float) or tolerance < 0:
+        problems.append(f"{where}.tolerance: expected AP points >= 0, got {tolerance!r}")
+        tolerance = TeacherCheck.tolerance
+    images = data.get("images")
+    if images is not None and (isinstance(images, bool) or not isinstance(images, int) or images < 1):
+        problems.append(f"{where}.images: expected a number of test images >= 1 or null (all), got {images!r}")
+        images = None
+    return TeacherCheck(expected, float(tolerance), images)
 
 
 def _grid(data: Any, source: str, problems: list[str]) -> list[Axis]:

@@ -73,7 +73,10 @@ def build_criterion(run: ResolvedRun, stage: ResolvedStage, student_card: Any, t
 
 
 def to_device(batch: Any, device: torch.device) -> tuple[list[Tensor], list[dict[str, Tensor]]]:
-    """A collated batch's images and targets on ``device``."""
-    images = [img.to(device, non_blocking=True) for img in batch.images]
+    """A collated batch's images (float32 in [0, 1], :func:`~benchmark.data.coco.to_float`) and targets on
+    ``device``."""
+    from benchmark.data.coco import to_float
+
+    images = [to_float(img.to(device, non_blocking=True)) for img in batch.images]
     targets = [{k: v.to(device, non_blocking=True) for k, v in t.items()} for t in batch.targets]
     return images, targets

@@ -1,8 +1,8 @@
 """COCO-style box evaluation of a :class:`~benchmark.zoo.base.Detector` on a dataset split.
 
 Predictions are made on the resized network inputs and mapped back to ORIGINAL image coordinates (divided
-by the sample's ``scale``), with labels mapped to the dataset's category ids, then scored by pycocotools'
-``COCOeval`` against the untouched annotation index (``dataset.coco``). The 12 standard numbers keep
+by the sample's per-axis ``scale_factor``), with labels mapped to the dataset's category ids, then scored by
+pycocotools' ``COCOeval`` against the untouched annotation index (``dataset.coco``). The 12 standard numbers keep
 pycocotools' convention: -1 where a size range has no ground truth. In a multi-process run every rank
 predicts its share of the images (``rank::world``) and rank 0 scores the gathered detections.
 """
@@ -20,6 +20,7 @@ from pycocotools.cocoeval import COCOeval
 from tqdm import tqdm
 
 from benchmark.config import EvalConfig
+from benchmark.data.coco import to_float
 from benchmark.run.distributed import SINGLE, DistContext
 from benchmark.zoo.base import Detector
 
@@ -62,7 +63,7 @@ def predict_dataset(
     with tqdm(total=n, desc="eval", unit="img", disable=not progress, leave=False) as bar:
         for start in range(0, n, batch_size):
             samples = [dataset.get(i) for i in todo[start : start + batch_size]]
-            images = [s.image.to(device, non_blocking=True) for s in samples]
+            images = [to_float(s.image.to(device, non_blocking=True)) for s in samples]
             _synchronize(device)
             t0 = time.perf_counter()
             detections = detector.predict(images)
@@ -80,7 +81,8 @@ def _synchronize(device: torch.device) -> None:
 
 
 def _to_coco(sample: Any, det: dict[str, torch.Tensor], label_to_cat_id: dict[int, int]) -> list[dict[str, Any]]:
-    boxes = det["boxes"].detach().float().cpu() / float(sample.scale)
+    sx, sy = sample.scale_factor
+    boxes = det["boxes"].detach().float().cpu() / torch.tensor([sx, sy, sx, sy], dtype=torch.float32)
     xywh = torch.cat([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], dim=1).tolist()
     scores = det["scores"].detach().float().cpu().tolist()
     labels = det["labels"].detach().cpu().tolist()
@@ -90,8 +92,11 @@ def _to_coco(sample: Any, det: dict[str, torch.Tensor], label_to_cat_id: dict[in
     ]
 
 
-def coco_metrics(coco_gt: COCO, results: list[dict[str, Any]]) -> dict[str, float]:
-    """The 12 ``COCOeval`` box numbers (``METRIC_NAMES``); no detections scores 0 (pycocotools' prints silenced)."""
+def coco_metrics(
+    coco_gt: COCO, results: list[dict[str, Any]], *, image_ids: list[int] | None = None
+) -> dict[str, float]:
+    """The 12 ``COCOeval`` box numbers (``METRIC_NAMES``) over every image of ``coco_gt`` (or only ``image_ids``);
+    no detections scores 0 (pycocotools' prints silenced)."""
     with contextlib.redirect_stdout(io.StringIO()):
         if results:
             coco_dt = coco_gt.loadRes([dict(r) for r in results])  # loadRes edits the dicts
@@ -101,6 +106,8 @@ def coco_metrics(coco_gt: COCO, results: list[dict[str, Any]]) -> dict[str, floa
             coco_dt.dataset["categories"] = coco_gt.dataset.get("categories", [])
             coco_dt.createIndex()
         evaluator = COCOeval(coco_gt, coco_dt, iouType="bbox")
+        if image_ids is not None:
+            evaluator.params.imgIds = sorted(image_ids)
         evaluator.evaluate()
         evaluator.accumulate()
         evaluator.summarize()

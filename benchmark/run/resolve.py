@@ -9,9 +9,10 @@ resolved criterion options (constructor default < method default < preset for th
 
 The run id hashes the *resolved* values (:func:`identity`), so a changed default, preset or builder default that
 changes what a run computes changes its id, and restating a default does not. Left out: what never changes the
-result (name, role, tracking, resources, the teacher-cache mode, checkpoint interval, data-loader workers, the
-divergence guard's settings) and, for fields added after records existed, the value that computes what a config
-without the field computed (``NEUTRAL``). Numbers hash by value (``3`` and ``3.0`` are one run).
+result (name, role, tracking, resources, the teacher-cache mode, checkpoint interval, data-loader workers and
+prefetch, the divergence guard's settings), the data field the protocol does not read (``data.scale`` under ``native``,
+``data.input_size`` under ``mmdet``) and, for fields added after records existed, the value that computes what a
+config without the field computed (``NEUTRAL``). Numbers hash by value (``3`` and ``3.0`` are one run).
 """
 
 from __future__ import annotations
@@ -26,10 +27,19 @@ from benchmark.config import RunConfig, TeacherConfig, sanitize_name, teacher_ru
 
 ROLES = ("student", "teacher")
 UNHASHED = ("name", "role", "tracking", "resources")
-UNHASHED_TRAIN = ("checkpoint_every", "num_workers", "diverge_factor", "diverge_window")
+UNHASHED_TRAIN = ("checkpoint_every", "num_workers", "prefetch_factor", "diverge_factor", "diverge_window")
 UNHASHED_DISTILL = ("teacher_cache", "teacher_cache_max_gb", "min_teacher_map")
+UNREAD_DATA = {"native": "scale", "mmdet": "input_size"}  # data.protocol -> the size field it does not read
 # dotted field -> the value a config written before the field existed computes with (left out of the hash)
-NEUTRAL: dict[str, Any] = {"data.val_ann": None, "data.val_images": None, "eval.every": 0}
+NEUTRAL: dict[str, Any] = {
+    "data.val_ann": None,
+    "data.val_images": None,
+    "eval.every": 0,
+    "data.protocol": "native",
+    "train.amp": "off",
+    "train.channels_last": False,
+    "train.cudnn_benchmark": False,
+}
 # identity parts that belong to the distillation recipe, not to the student (see ResolvedRun.base_key)
 DISTILLATION_ONLY = ("distill", "eval.eval_teacher", "model.options.inherit_from")
 
@@ -135,6 +145,7 @@ def identity(cfg: RunConfig, model_options: Mapping[str, Any], stages: tuple[Res
     """What decides the result of ``cfg``: the config with resolved model and criterion options, each stage's
     teacher by its run id (or checkpoint and resolved model options), run-independent fields left out."""
     data = {k: v for k, v in cfg.to_dict().items() if k not in UNHASHED}
+    data["data"].pop(UNREAD_DATA.get(cfg.data.protocol, ""), None)
     data["model"]["options"] = to_plain(dict(model_options))
     data["train"] = {k: v for k, v in data["train"].items() if k not in UNHASHED_TRAIN}
     distill = {k: v for k, v in data["distill"].items() if k not in (*UNHASHED_DISTILL, "teacher", "stages", "options")}

@@ -5,7 +5,8 @@
 config.yaml in DIR and exits 0 iff the run is done, 2 on a config problem (what the sweep executors call, one
 subprocess per run).
 
-What a step does: the batch stream (one seeded CPU generator) picks images and flips; the teacher of the
+What a step does: the batch stream (one seeded CPU generator) picks images and flips (data workers load them
+with ``train.num_workers > 0``, :mod:`benchmark.run.loader`); the teacher of the
 current stage computes its FPN features once, under ``no_grad``, on the same batch; the student's training
 forward yields its detection losses and, from a hook, its FPN features (no second pass); the
 :class:`~benchmark.distill.loss.DistillLoss` adds ``kd/<term>/<level>`` terms; one backward, optional gradient
@@ -58,13 +59,15 @@ from benchmark.config import ConfigError, RunConfig
 from benchmark.data.coco import Batch
 from benchmark.run.batches import BatchStream
 from benchmark.run.build import build_criterion, build_teacher, teacher_weights, to_device
-from benchmark.run.distributed import SINGLE, DistContext, env_world_size, init_distributed, shard
+from benchmark.run.distributed import SINGLE, DistContext, env_world_size, init_distributed
 from benchmark.run.env import collect_env
 from benchmark.run.evaluate import evaluate
 from benchmark.run.failures import NonFiniteLoss, RunBusy, RunFailed, RunStopped
 from benchmark.run.guard import DivergenceGuard
+from benchmark.run.loader import TrainBatches
 from benchmark.run.metrics import METRIC_NAMES, Cost, RunMetrics
 from benchmark.run.optim import build_optimizer, replace_criterion_group, set_lr
+from benchmark.run.precision import autocast, grad_scaler
 from benchmark.run.record import RankRecord, RunRecord, one_line
 from benchmark.run.resolve import ResolvedRun
 from benchmark.run.rng import capture_global_rng, make_generator, restore_global_rng, seed_everything
@@ -166,13 +169,30 @@ class Trainer:
         self.dist = dist
         self.device = device if device is not None else resolve_device(cfg.train.device)
         torch.set_num_threads(cfg.train.num_threads)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = cfg.train.cudnn_benchmark
+        self.memory_format = torch.channels_last if cfg.train.channels_last else torch.preserve_format
         seed_everything(cfg.seed)
 
         self.train_set = build_dataset(cfg.data, "train", progress=progress)
-        self.student = build_detector(cfg.model, num_classes=self.train_set.num_classes).to(self.device)
+        student = build_detector(cfg.model, num_classes=self.train_set.num_classes)
+        self.student = student.to(self.device, memory_format=self.memory_format)
         self.student.train()
+        self.scaler = grad_scaler(cfg.train.amp, self.device)
         self.stream = BatchStream(
-            len(self.train_set), cfg.train.batch_size, hflip=cfg.data.hflip, generator=make_generator(cfg.seed, "data")
+            len(self.train_set),
+            cfg.train.batch_size,
+            hflip=cfg.data.hflip,
+            generator=make_generator(cfg.seed, "data"),
+            groups=self.train_set.aspect_groups() if cfg.data.protocol == "mmdet" else None,
+        )
+        self.batches = TrainBatches(
+            self.train_set,
+            self.stream,
+            dist=dist,
+            workers=cfg.train.num_workers,
+            pin_memory=self.device.type == "cuda",
+            prefetch_factor=cfg.train.prefetch_factor,
         )
         self.kd_generator = make_generator(cfg.seed, "distill" if dist.is_main else f"distill/rank{dist.rank}")
         self.guard = DivergenceGuard(cfg.train.diverge_factor, cfg.train.diverge_window)
@@ -204,7 +224,8 @@ class Trainer:
         key = (stage.teacher_run, stage.teacher.checkpoint, stage.teacher.model.name)
         if self.teacher is None or key != self.teacher_key:
             path = teacher_weights(stage, self.runs_root, min_map=self.cfg.distill.min_teacher_map)
-            self.teacher = build_teacher(stage, path, num_classes=self.train_set.num_classes, device=self.device)
+            teacher = build_teacher(stage, path, num_classes=self.train_set.num_classes, device=self.device)
+            self.teacher = teacher.to(memory_format=self.memory_format)
             self.teacher_key, self.teacher_run_id = key, stage.teacher_run
             self.log(f"stage {k}: teacher {stage.teacher.model.name} from {path}")
             if not self.dist.is_main:
@@ -221,7 +242,8 @@ class Trainer:
             )
             if self.dist.is_main:
                 self.dist.barrier()
-        criterion = build_criterion(self.run, stage, self.student.card, self.teacher.card).to(self.device)
+        criterion = build_criterion(self.run, stage, self.student.card, self.teacher.card)
+        criterion = criterion.to(self.device, memory_format=self.memory_format)
         if previous_criterion is not None and not self.cfg.distill.reinit_on_switch:
             old = previous_criterion.state_dict()
             new = criterion.state_dict()
@@ -256,7 +278,7 @@ class Trainer:
             "model": self.student.state_dict(),
             "criterion": self.criterion.state_dict() if self.criterion is not None else {},
             "optimizer": self.optimizer.state_dict(),
-            "stream": self.stream.state_dict(),
+            "stream": self.batches.state_dict(),
             "kd_generator": self.kd_generator.get_state(),
             "rng": capture_global_rng(),
             "world_size": self.dist.world_size,
@@ -269,6 +291,7 @@ class Trainer:
             "window": dict(self.window),
             "window_count": self.window_count,
             "guard": self.guard.state_dict(),
+            "scaler": self.scaler.state_dict(),
         }
 
     def _rank_states(self) -> list[dict[str, Any]]:
@@ -296,7 +319,7 @@ class Trainer:
         if self.criterion is not None:
             self.criterion.load_state_dict(state["criterion"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.stream.load_state_dict(state["stream"])
+        self.batches.load_state_dict(state["stream"])
         self.kd_generator.set_state(mine["kd_generator"])
         restore_global_rng(mine["rng"])
         self.iteration = int(state["iteration"])
@@ -309,6 +332,8 @@ class Trainer:
         self.window_count = int(state["window_count"])
         if "guard" in state:  # checkpoints written before the guard start it afresh
             self.guard.load_state_dict(state["guard"])
+        if state.get("scaler"):  # fp16 only (a disabled scaler has no state)
+            self.scaler.load_state_dict(state["scaler"])
 
     def save(self, path: Path) -> None:
         """Write the checkpoint (rank 0 only; every rank must call it: the random states are gathered)."""
@@ -318,10 +343,9 @@ class Trainer:
 
     # one step
     def sample_batch(self) -> Batch:
-        """This rank's share of the next global training batch (the stream's images and flips), on the CPU."""
-        from benchmark.data import collate
-
-        return collate([self.train_set.get(i, hflip=f) for i, f in shard(self.stream.next_batch(), self.dist)])
+        """This rank's share of the next global training batch (the stream's images and flips), on the CPU
+        (loaded by the data workers with ``train.num_workers > 0``)."""
+        return self.batches.next()
 
     def next_batch(self) -> tuple[list[Tensor], list[dict[str, Tensor]]]:
         """The next training batch, on the device."""
@@ -352,25 +376,30 @@ class Trainer:
         if self.teacher is not None:
             _sync(self.device)
             t_teacher = time.perf_counter()
-            source = self.teacher_source if batch is not None else LiveTeacher(self.teacher)
+            source = self.teacher_source if batch is not None else LiveTeacher(self.teacher, amp=cfg.train.amp)
             feats_t = source.features(batch, images)
             _sync(self.device)
             self.teacher_times.append(time.perf_counter() - t_teacher)
-        losses = self.step_module(images, targets, None if feats_t is None else feats_t.features, self.kd_generator)
+        with autocast(cfg.train.amp, self.device):  # the distillation terms are float32 (DistillLoss)
+            losses = self.step_module(
+                images, targets, None if feats_t is None else feats_t.features, self.kd_generator
+            )
         kd_names = [n for n in losses if n.startswith("kd/")]
-        total = torch.stack([v for v in losses.values()]).sum()
+        total = torch.stack([v.float() for v in losses.values()]).sum()
         # the logged values are means over ranks (a non-finite term on any rank stops every rank)
-        values = self.dist.mean(torch.stack([total.detach()] + [v.detach() for v in losses.values()])).tolist()
+        values = self.dist.mean(torch.stack([total.detach()] + [v.detach().float() for v in losses.values()])).tolist()
         if not math.isfinite(values[0]):
             bad = [n for n, v in zip(losses, values[1:]) if not math.isfinite(v)] or ["loss"]
             raise NonFiniteLoss(f"non-finite loss at iteration {self.iteration + 1} (term {', '.join(bad)})")
         self.guard.observe(self.iteration + 1, values[0])
         self.optimizer.zero_grad(set_to_none=True)
-        total.backward()
+        self.scaler.scale(total).backward()  # the scaler is a pass-through unless train.amp is fp16
         if cfg.train.grad_clip is not None:
+            self.scaler.unscale_(self.optimizer)
             params = [p for g in self.optimizer.param_groups for p in g["params"]]
             torch.nn.utils.clip_grad_norm_(params, cfg.train.grad_clip)
-        self.optimizer.step()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
         self.iteration += 1
         out = dict(zip(losses, values[1:]))
         out["loss"] = values[0]
@@ -655,6 +684,7 @@ def _loop(
             if stop_after is not None and it >= stop_after and it < total:
                 _stop(trainer, record, "stopped on request")
     finally:
+        trainer.batches.close()
         bar.close()
 
 

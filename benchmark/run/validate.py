@@ -158,11 +158,15 @@ def _teacher_cache_problems(cfg: RunConfig) -> list[Problem]:
 
 def train_problems(train: TrainConfig, key: str) -> list[Problem]:
     from benchmark.run.optim import train_problems as problems_of
+    from benchmark.run.precision import AMP_DTYPES
 
     found = [(f"{key}.{field}", problem) for field, problem in problems_of(train)]
-    if train.num_workers > 0:
-        message = f"{train.num_workers}: background data workers are not supported yet (use 0)"
-        found.append((f"{key}.num_workers", message))
+    if train.amp not in AMP_DTYPES:
+        found.append((f"{key}.amp", f"unknown mode {train.amp!r} (choose from {', '.join(AMP_DTYPES)})"))
+    if train.num_workers < 0:
+        found.append((f"{key}.num_workers", f"must be >= 0, got {train.num_workers}"))
+    if train.prefetch_factor < 1:
+        found.append((f"{key}.prefetch_factor", f"must be >= 1, got {train.prefetch_factor}"))
     return found
 
 
@@ -187,14 +191,18 @@ def _number_problems(value: Any, key: str) -> list[Problem]:
 
 
 def data_problems(data: DataConfig) -> list[Problem]:
-    """Unknown dataset, bad sizes, and for ``coco`` a missing root, annotation file or image folder, and what is
-    wrong in each split's annotation file or images (:func:`benchmark.data.check_split`)."""
-    from benchmark.data import DATASETS, check_split, split_files
+    """Unknown dataset or protocol, bad sizes, and for ``coco`` a missing root, annotation file or image folder,
+    and what is wrong in each split's annotation file or images (:func:`benchmark.data.check_split`)."""
+    from benchmark.data import DATASETS, PROTOCOLS, check_split, split_files
 
     found = []
     if data.dataset not in DATASETS:
         return [("data.dataset", f"unknown dataset {data.dataset!r} (choose from {', '.join(DATASETS)})")]
     found += _bounds(data, "data", DATA_BOUNDS)
+    if data.protocol not in PROTOCOLS:
+        found.append(("data.protocol", f"unknown protocol {data.protocol!r} (choose from {', '.join(PROTOCOLS)})"))
+    if len(data.scale) != 2 or not all(32 <= v <= 8192 for v in data.scale):
+        found.append(("data.scale", f"expected [long, short], two sizes in [32, 8192], got {list(data.scale)}"))
     if data.max_images is not None and not 1 <= data.max_images <= 100_000_000:
         found.append(("data.max_images", f"must be >= 1 or null, got {data.max_images}"))
     if bool(data.val_images) and not data.val_ann:

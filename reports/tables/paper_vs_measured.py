@@ -9,7 +9,7 @@ import pandas as pd
 
 from reports.formatting import fmt_num, fmt_summary
 from reports.methods import method_name
-from reports.paper import PaperRow, paper_entries
+from reports.paper import TOLERANCE_AP, PaperRow, paper_entries, reproduction_tolerance
 from reports.render import Cell, Table
 from reports.stats import Summary
 
@@ -23,8 +23,8 @@ def _side(paper: float | None, measured: Summary, digits: int) -> str:
 
 
 def paper_table(frame: pd.DataFrame, rows: Sequence[PaperRow], *, digits: int = 1) -> Table:
-    """Per published row and metric: paper | measured | measured − paper, the gain over the student alone
-    (paper | measured), and the student alone and the teacher (paper / measured); then the source."""
+    """Per published row and metric: paper | measured | measured − paper | reproduction status, the gain over the
+    student alone (paper | measured), and the student alone and the teacher (paper / measured); then the source."""
     header = (
         "Method",
         "Teacher → student",
@@ -33,6 +33,7 @@ def paper_table(frame: pd.DataFrame, rows: Sequence[PaperRow], *, digits: int = 
         "Paper",
         "Measured",
         "Diff",
+        "Status",
         "Paper Δ",
         "Measured Δ",
         "Student alone (paper / ours)",
@@ -54,6 +55,7 @@ def paper_table(frame: pd.DataFrame, rows: Sequence[PaperRow], *, digits: int = 
             _pv(e.paper, digits),
             fmt_summary(e.measured, digits),
             fmt_num(e.diff, digits, sign=True),
+            e.status + (" (Δ)" if e.judged == "gain" else ""),
             _pv(e.paper_gain, digits, sign=True),
             fmt_summary(e.measured_gain, digits, sign=True),
             _side(e.paper_alone, e.measured_alone, digits),
@@ -74,6 +76,11 @@ def paper_table(frame: pd.DataFrame, rows: Sequence[PaperRow], *, digits: int = 
                 "measured_std": e.measured.std,
                 "measured_n": e.measured.n,
                 "diff": e.diff,
+                "status": e.status,
+                "status_on": e.judged,
+                "tolerance": reproduction_tolerance(e.measured if e.judged == "value" else e.measured_gain)
+                if e.judged
+                else nan,
                 "paper_gain": nan if e.paper_gain is None else e.paper_gain,
                 "measured_gain_mean": e.measured_gain.mean,
                 "measured_gain_std": e.measured_gain.std,
@@ -90,7 +97,9 @@ def paper_table(frame: pd.DataFrame, rows: Sequence[PaperRow], *, digits: int = 
         "Published COCO val2017 box AP (%) beside ours (mean ± sample std over seeds, n in parentheses), matched by "
         "(teacher, student, method, schedule). n/a: not available; DFMSD's result tables could not be read and no "
         "number is quoted from memory. Diff = measured − paper; Δ = gain over the student alone (measured: paired "
-        "by seed)."
+        f"by seed). Status: reproduced when |measured mean − paper| ≤ max({TOLERANCE_AP:g} AP, 2 × the standard error "
+        "of the mean over seeds), else below or above; not run: no finished run of that key; n/a: no published "
+        "number; (Δ): the row publishes only a gain, which is judged (paired by seed) instead."
     )
     return Table(
         name="paper_vs_measured",
@@ -100,5 +109,5 @@ def paper_table(frame: pd.DataFrame, rows: Sequence[PaperRow], *, digits: int = 
         rows=tuple(table_rows),
         data=pd.DataFrame(records),
         breaks=tuple(breaks),
-        align="llll" + "rrrrrrr" + "l",
+        align="llll" + "rrrl" + "rrrr" + "l",
     )

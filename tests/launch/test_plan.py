@@ -145,5 +145,5 @@ def test_plan_without_data_lists_missing_inputs_and_run_refuses(tmp_path):
     plan = build_plan(sweep, allow_missing_inputs=True)
     assert len(plan.runs) == 1 and plan.missing_inputs
     text = render_plan(plan, tmp_path / "out", gpu_tflops=50)
-    assert "GPU-hours at an assumed 50 TFLOP/s" in text
+    assert "GPU-hours at an ASSUMED 50 TFLOP/s" in text and "no GPU rate was measured" in text
     assert "not runnable yet: 1 missing input(s)" in text and f"no such folder: {missing_root}" in text

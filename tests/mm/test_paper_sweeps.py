@@ -68,6 +68,7 @@ def test_plans_with_placeholders(path, workdir, monkeypatch):
     for run in runs:
         cfg = run.config
         assert cfg.model.name.startswith("mmdet:") and cfg.data.dataset == "coco"
+        assert cfg.data.protocol == "mmdet" and tuple(cfg.data.scale) == (1333, 800)
         assert cfg.train.iterations == raw["iterations"] in (87960, 175920) and cfg.train.batch_size == 16
         assert cfg.train.lr == (0.02 if "faster" in cfg.model.name else 0.01)
         for stage in cfg.distill.stage_list():
@@ -93,3 +94,24 @@ def test_plan_command_prints_the_cost(workdir, monkeypatch, capsys):
     assert cli_main(["plan", str(PAPER / "retinanet_x101_r50.yaml"), f"data.root={workdir / 'coco'}"]) == 0
     out = capsys.readouterr().out
     assert "21 runs" in out and "PFLOP" in out
+    assert "training images (coco annotations/instances_train2017.json, protocol mmdet): none of the 0" in out
+
+
+def test_plan_prints_the_filtered_image_count(workdir, tmp_path, monkeypatch, capsys):
+    """With a (tiny) train2017 annotation file on disk, plan counts the images mmdet's filter keeps."""
+    monkeypatch.chdir(workdir)
+    coco = tmp_path / "coco"
+    for folder in ("annotations", "train2017", "val2017"):
+        (coco / folder).mkdir(parents=True)
+    images = [{"id": i, "file_name": f"{i}.jpg", "width": 640, "height": 480} for i in range(4)]
+    anns = [{"id": 1, "image_id": 0, "category_id": 1, "bbox": [1, 1, 5, 5]},
+            {"id": 2, "image_id": 2, "category_id": 1, "bbox": [1, 1, 5, 5], "iscrowd": 1}]  # fmt: skip
+    data = {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "x"}]}
+    (coco / "annotations" / "instances_train2017.json").write_text(json.dumps(data))
+    for img in images:
+        (coco / "train2017" / img["file_name"]).touch()  # validation checks that the files exist, reads none
+    empty = {"images": [], "annotations": [], "categories": [{"id": 1, "name": "x"}]}
+    (coco / "annotations" / "instances_val2017.json").write_text(json.dumps(empty))
+    assert cli_main(["plan", str(PAPER / "retinanet_x101_r50.yaml"), f"data.root={coco}"]) == 0
+    out = capsys.readouterr().out
+    assert "protocol mmdet): 2 (filter_empty_gt, min_size 32: 2 of 4 kept); 175,920 iterations x 16 = " in out

@@ -68,15 +68,69 @@ def test_measured_values_beside_paper(tmp_path, rec):
     table = paper_table(frame, load_paper_rows([tmp_path / "p.yaml"]))
     cells = {tuple(c.text for c in row[:5]): [c.text for c in row] for row in table.rows}
     row = cells[("FGD", "big → small", "2x", "mAP", "40.0")]
-    assert row[5:11] == [
+    assert row[5:12] == [
         "40.0 ± 1.4 (2)",
         "+0.0",
+        "reproduced",
         "+3.0",
         "+3.0 ± 0.0 (2)",
         "37.0 / 37.0 ± 1.4 (2)",
         "45.0 / 44.0 ± 0.0 (2)",
     ]
     assert cells[("DFMSD", "big → small", "2x", "mAP", "n/a")][5] == "–"
+    assert cells[("DFMSD", "big → small", "2x", "mAP", "n/a")][7] == "n/a"
+
+
+def _summary(*values):
+    from reports.stats import summarize
+
+    return summarize(values)
+
+
+def test_reproduction_status_rules():
+    from reports.paper import reproduction_status, reproduction_tolerance
+
+    assert reproduction_status(None, _summary(40.0)) == "n/a"
+    assert reproduction_status(40.0, _summary()) == "not run"
+    assert reproduction_status(40.0, _summary(40.3)) == "reproduced"  # the 0.3 AP floor, one seed
+    assert reproduction_status(40.0, _summary(40.31)) == "above"
+    assert reproduction_status(40.0, _summary(39.5, 39.6, 39.7)) == "below"  # SE 0.058: the floor applies
+    spread = _summary(38.0, 39.0, 40.0)  # mean 39.0, std 1.0, SE 0.577: tolerance 1.155
+    assert reproduction_tolerance(spread) == pytest.approx(2 / 3**0.5)
+    assert reproduction_status(40.1, spread) == "reproduced" and reproduction_status(40.2, spread) == "below"
+    assert reproduction_status(37.8, spread) == "above"
+
+
+def test_status_column_on_synthetic_records(tmp_path, rec):
+    """Five published rows against records: one per status, and a gain-only row judged on its gain."""
+    (tmp_path / "p.yaml").write_text(
+        "rows:\n"
+        "  - {method: fgd, teacher: big, student: small, schedule: 2x, metrics: {mAP: 40.0}, source: t}\n"
+        "  - {method: mgd, teacher: big, student: small, schedule: 2x, metrics: {mAP: 45.0}, source: t}\n"
+        "  - {method: pkd, teacher: big, student: small, schedule: 2x, metrics: {mAP: 30.0}, source: t}\n"
+        "  - {method: fkd, teacher: big, student: small, schedule: 2x, metrics: {mAP: 40.0}, source: t}\n"
+        "  - {method: dfmsd, teacher: big, student: small, schedule: 2x, metrics: {mAP: null}, source: t}\n"
+        "  - {method: dmkd, teacher: big, student: small, schedule: 2x, metrics: {mAP: null}, gain: {mAP: 3.5},\n"
+        "     source: t}\n"
+    )
+    sweep = tmp_path / "s"
+    tags = ("schedule:2x",)
+    offsets = {"fgd": (0.030, 0.042, 0.054), "mgd": (0.030, 0.031, 0.032), "pkd": (0.030, 0.031, 0.032),
+               "dfmsd": (0.01, 0.01, 0.01), "dmkd": (0.034, 0.036, 0.035)}  # fmt: skip
+    for seed in range(3):
+        rec.write_run(sweep, rec.make_config(model="small", seed=seed, tags=tags), mAP=0.36)
+        for method, off in offsets.items():
+            cfg = rec.make_config(model="small", method=method, teacher="big", seed=seed, tags=tags)
+            rec.write_run(sweep, cfg, mAP=0.36 + off[seed])
+    table = paper_table(load_runs([sweep]), load_paper_rows([tmp_path / "p.yaml"]))
+    status = {row[0].text: row[7].text for row in table.rows}
+    # fgd: 40.2 ± 1.2, SE 0.69 -> tolerance 1.39: reproduced; mgd 39.1 < 45 - 0.3; pkd 39.1 > 30.3; fkd: no runs
+    assert status == {"FGD": "reproduced", "MGD": "below", "PKD": "above", "FKD": "not run", "DFMSD": "n/a",
+                      "DMKD": "reproduced (Δ)"}  # fmt: skip
+    data = table.data.set_index("method")
+    assert data.loc["dmkd", "status_on"] == "gain" and data.loc["dfmsd", "status_on"] == ""
+    assert data.loc["fgd", "tolerance"] == pytest.approx(2 * 1.2 / 3**0.5)
+    assert "max(0.3 AP, 2 × the standard error" in table.caption
 
 
 @pytest.mark.parametrize(

@@ -92,7 +92,7 @@ def _final_weights(run_dir):
 @pytest.mark.slow
 def test_ddp_run_matches_single_process_and_resumes_exactly(tmp_path, make_run, teacher_ckpts):
     single_cfg = _ddp_run(make_run, teacher_ckpts)
-    ddp_cfg = _ddp_run(make_run, teacher_ckpts, processes=2)
+    ddp_cfg = _ddp_run(make_run, teacher_ckpts, processes=2, num_workers=1)  # each rank with a data worker
     single = train_run(single_cfg, tmp_path / "single", progress=False)
 
     full = tmp_path / "ddp"
