@@ -77,8 +77,9 @@ def split_files(cfg: DataConfig, split: str) -> tuple[str, str]:
 
 def check_split(cfg: DataConfig, split: str) -> str | None:
     """The one-line problem of a user's ``coco`` split (annotation file: JSON, required keys, categories, ids,
-    boxes; every referenced image file exists; no image is decoded), or None when it checks out. Datasets this
-    suite prepares itself (neon, synthetic) are not checked here. A file that passed is remembered by its path,
+    boxes; every referenced image file exists and, for JPEG/PNG, is not cut off before its end marker; no image
+    is decoded), or None when it checks out. Datasets this suite prepares itself (neon, synthetic) are not
+    checked here. A file that passed is remembered by its path,
     size and modification time (``<cache>/validated/``), so a large annotation file is read once."""
     if cfg.dataset != "coco" or not cfg.root:
         return None
@@ -103,7 +104,7 @@ def check_split(cfg: DataConfig, split: str) -> str | None:
                 input_size=cfg.input_size,
                 max_images=limit,
                 drop_degenerate=True,
-            )
+            ).check_complete_files()
     except DatasetError as exc:
         return str(exc)
     marker.parent.mkdir(parents=True, exist_ok=True)

@@ -242,6 +242,25 @@ def _degenerate(ann: dict[str, Any]) -> bool:
     return ann["bbox"][2] <= 0 or ann["bbox"][3] <= 0
 
 
+# The end markers of the two formats a detection data set holds: JPEG's EOI marker (0xFF is byte-stuffed in
+# the entropy-coded data, so the marker cannot occur by chance) and PNG's IEND chunk type.
+_END_MARKERS = {b"\xff\xd8": b"\xff\xd9", b"\x89PNG": b"IEND"}
+_TAIL_BYTES = 1024  # trailing bytes some writers put after the marker (padding, appended metadata)
+
+
+def truncated(path: Path) -> bool:
+    """Whether a JPEG or PNG file ends before its end marker (an interrupted download or copy): two short reads,
+    no decoding. Other formats are not judged (False)."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+        end = next((m for magic, m in _END_MARKERS.items() if head.startswith(magic)), None)
+        if end is None:
+            return False
+        size = f.seek(0, os.SEEK_END)
+        f.seek(max(len(head), size - _TAIL_BYTES))
+        return end not in f.read()
+
+
 # ---------------------------------------------------------------------------- dataset
 
 
@@ -327,6 +346,14 @@ class CocoDetection(torch.utils.data.Dataset):
                 raise DatasetError(
                     f"{self.image_dir / name}: image file not found (image id {img['id']} in {self.ann_file})"
                 )
+
+    def check_complete_files(self) -> None:
+        """Refuse (:class:`DatasetError` naming the file and image id) the first image file cut off before its end
+        marker (:func:`truncated`); no image is decoded."""
+        for img in self._images:
+            path = self.image_dir / str(img["file_name"])
+            if truncated(path):
+                raise DatasetError(f"{path}: image file is truncated (image id {img['id']} in {self.ann_file})")
 
     def _targets(self, img: dict[str, Any], anns: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
         if not anns:

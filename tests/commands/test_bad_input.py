@@ -96,6 +96,9 @@ def _coco_folder(root: Path, *, spoil: str | None = None) -> Path:
         data["annotations"][1]["image_id"] = 99
     elif spoil == "truncated_png":
         (root / "images" / "b.png").write_bytes((root / "images" / "b.png").read_bytes()[:60])
+    elif spoil == "corrupt_png":  # complete (ends with IEND) but its pixel data is garbage
+        good = (root / "images" / "b.png").read_bytes()
+        (root / "images" / "b.png").write_bytes(good[:60] + bytes(len(good) - 72) + good[-12:])
     (root / "annotations" / "instances.json").write_text(text if text is not None else json.dumps(data))
     return root
 
@@ -129,6 +132,7 @@ BAD_DATA = {
     "box_outside": "annotation id 12 (image id 2): box [50, 50, 40, 40] lies outside the 64x64 image",
     "empty_categories": "'categories' is empty",
     "unknown_image_id": "annotation id 12: unknown image_id 99",
+    "truncated_png": "b.png: image file is truncated (image id 2",
 }
 
 
@@ -142,8 +146,9 @@ def test_bad_data_is_refused_before_any_record(spoil, command, tmp_path, capsys)
 
 
 def test_a_corrupt_image_fails_its_run_with_one_line(tmp_path, capsys):
-    """Decoding is not part of validation (existence only): a truncated PNG fails the run that reads it."""
-    path = _coco_config(tmp_path, _coco_folder(tmp_path / "coco", spoil="truncated_png"))
+    """Decoding is not part of validation (existence and complete files only): a PNG whose data is garbage fails
+    the run that reads it, with one line."""
+    path = _coco_config(tmp_path, _coco_folder(tmp_path / "coco", spoil="corrupt_png"))
     assert main(["train", str(path), "--out", str(tmp_path / "out"), "--no-progress"]) == 1
     status = json.loads(next((tmp_path / "out" / "runs").glob("*/status.json")).read_text())
     assert status["state"] == "failed" and "cannot decode image (image id 2)" in status["reason"]

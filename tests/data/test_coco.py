@@ -11,7 +11,7 @@ import torch
 
 from benchmark.config import DataConfig
 from benchmark.data import Batch, CocoDetection, DatasetError, build_dataset, collate
-from benchmark.data.coco import hflip_boxes, resized_shape
+from benchmark.data.coco import hflip_boxes, resized_shape, truncated
 
 
 def test_labels_sorted_by_category_id_and_crowd_ignored(tmp_path, write_coco, small_coco):
@@ -183,3 +183,23 @@ def test_build_dataset_coco_drops_degenerate_with_warning(tmp_path, write_coco, 
         ds = build_dataset(cfg, "train")
     assert json.loads((tmp_path / "annotations" / "instances_train.json").read_text()) == data
     assert ds[0].target["labels"].tolist() == [2]
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_truncated_files_are_told_from_complete_ones(tmp_path, fmt):
+    """A file cut off before its end marker is truncated; a complete one is not, even with trailing bytes after
+    the marker (padding, appended metadata); other formats are not judged."""
+    from PIL import Image
+
+    path = tmp_path / f"im.{fmt.lower()}"
+    Image.new("RGB", (96, 64), (20, 140, 60)).save(path, fmt)
+    data = path.read_bytes()
+    assert not truncated(path)
+    path.write_bytes(data + bytes(200))
+    assert not truncated(path)
+    path.write_bytes(data[: len(data) - 20])
+    assert truncated(path)
+    other = tmp_path / "im.bmp"
+    Image.new("RGB", (8, 8)).save(other, "BMP")
+    other.write_bytes(other.read_bytes()[:30])
+    assert not truncated(other)
