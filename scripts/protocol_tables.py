@@ -43,9 +43,7 @@ def schedule(out: str) -> str:
     ]
     for model, group in sorted(val.groupby("model.name")):
         role = group["role"].iloc[0]
-        sums = {
-            int(it): summarize(g["mAP"] * 100) for it, g in sorted(group.groupby("train.iterations"))
-        }
+        sums = {int(it): summarize(g["mAP"] * 100) for it, g in sorted(group.groupby("train.iterations"))}
         plateau = max(s.mean for s in sums.values())
         for it, s in sums.items():
             t = summarize(test[(test["model.name"] == model) & (test["train.iterations"] == it)]["mAP"] * 100)

@@ -143,8 +143,14 @@ def bench_data(*, quick: bool, workers: Sequence[int] = (0, 1, 2), images: int |
     rounds, batches = (2, 8) if quick else (5, 24)
     images = images or (48 if quick else 96)
     out: dict[str, Any] = {
-        "setting": {"images": images, "sizes": [f"{w}x{h}" for h, w in SIZES], "batch": BATCH, "rounds": rounds,
-                    "timed_batches": batches, "target": TARGET},  # fmt: skip
+        "setting": {
+            "images": images,
+            "sizes": [f"{w}x{h}" for h, w in SIZES],
+            "batch": BATCH,
+            "rounds": rounds,
+            "timed_batches": batches,
+            "target": TARGET,
+        },  # fmt: skip
         "workers": {},
     }
     with tempfile.TemporaryDirectory(prefix="dfmsd-bench-data-") as tmp:

@@ -140,7 +140,8 @@ def render_plan(
         "states: " + ", ".join(f"{n} {s}" for s, n in sorted(states.items())),
         f"cost of runs not done: ~{_flops(todo_cost)} (3 x student forward x iterations x batch + teacher forwards; "
         "card FLOPs scaled to the training input size; rough)",
-        f"  = ~{todo_hours:.1f} GPU-hours " + (
+        f"  = ~{todo_hours:.1f} GPU-hours "
+        + (
             f"at the measured rates of {rate.describe()} (a run whose method/amp was not measured takes the plain "
             "student's rate)"
             if rate

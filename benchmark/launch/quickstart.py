@@ -264,13 +264,19 @@ def format_table(result: QuickstartResult) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     iterations = teacher_cfg.train.iterations
-    lines.insert(0, f"quickstart (a short demo: {iterations} iterations per run, NEON test tiles, COCO mAP; the "
-                 "student alone is not converged, see sweeps/neon_converged.yaml for the protocol that ranks methods)")
+    lines.insert(
+        0,
+        f"quickstart (a short demo: {iterations} iterations per run, NEON test tiles, COCO mAP; the "
+        "student alone is not converged, see sweeps/neon_converged.yaml for the protocol that ranks methods)",
+    )
     kd = [(c.distill.method, m.final["mAP"]) for c, m, _ in result.students if m and c.distill.method != "none"]
     if base_map is not None and kd:
         below = [name for name, value in kd if value <= base_map]
-        lines.append("\nevery distillation row is above the student alone" if not below else
-                     f"\nnot above the student alone: {', '.join(below)}")
+        lines.append(
+            "\nevery distillation row is above the student alone"
+            if not below
+            else f"\nnot above the student alone: {', '.join(below)}"
+        )
     files = "config.yaml, resolved.yaml, status.json, metrics.json, log.txt"
     lines.append(f"\nrecords: {result.runs_root}/<run id>/ ({files})")
     return "\n".join(lines)

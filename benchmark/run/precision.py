@@ -43,4 +43,3 @@ def autocast(mode: str, device: torch.device | str) -> Iterator[None]:
 def grad_scaler(mode: str, device: torch.device | str) -> torch.amp.GradScaler:
     """A loss scaler, enabled for ``fp16`` only (disabled, it passes the loss and the optimiser step through)."""
     return torch.amp.GradScaler(torch.device(device).type, enabled=mode == "fp16")
-

@@ -214,8 +214,8 @@ def _resolve(cfg: RunConfig) -> ResolvedRun:
     stages: list[ResolvedStage] = []
     stage_cfgs = cfg.distill.stage_list() if method is None or method.needs_teacher else ()
     fractions = [s.fraction for s in stage_cfgs]
-    bounds = stage_bounds(fractions, cfg.train.iterations) if all(f > 0 for f in fractions) else [(0, 0)] * len(
-        stage_cfgs
+    bounds = (
+        stage_bounds(fractions, cfg.train.iterations) if all(f > 0 for f in fractions) else [(0, 0)] * len(stage_cfgs)
     )
     for k, (stage, (start, end)) in enumerate(zip(stage_cfgs, bounds)):
         teacher_run = None if stage.teacher.checkpoint else run_id(teacher_run_config(cfg, stage.teacher))

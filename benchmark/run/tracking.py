@@ -61,8 +61,10 @@ def init_wandb(
 
     if mode == "online" and not reachable(os.environ.get("WANDB_BASE_URL", DEFAULT_HOST)):
         host = os.environ.get("WANDB_BASE_URL", DEFAULT_HOST)
-        warn(f"warning: W&B host {host} did not answer within {REACH_TIMEOUT_S:g} s: logging offline "
-             "(upload later with dfmsd-bench sync DIR)")
+        warn(
+            f"warning: W&B host {host} did not answer within {REACH_TIMEOUT_S:g} s: logging offline "
+            "(upload later with dfmsd-bench sync DIR)"
+        )
         mode = "offline"
     secrets = secret_values()
     kwargs = {k: scrub(v, secrets) for k, v in kwargs.items()}

@@ -381,9 +381,7 @@ class Trainer:
             _sync(self.device)
             self.teacher_times.append(time.perf_counter() - t_teacher)
         with autocast(cfg.train.amp, self.device):  # the distillation terms are float32 (DistillLoss)
-            losses = self.step_module(
-                images, targets, None if feats_t is None else feats_t.features, self.kd_generator
-            )
+            losses = self.step_module(images, targets, None if feats_t is None else feats_t.features, self.kd_generator)
         kd_names = [n for n in losses if n.startswith("kd/")]
         total = torch.stack([v.float() for v in losses.values()]).sum()
         # the logged values are means over ranks (a non-finite term on any rank stops every rank)

@@ -124,6 +124,7 @@ def test_zero_weight_distillation_trains_the_student_alone(method, tmp_path, mak
     kd = train_run(cfg, tmp_path / method, progress=False)
     for row in kd.curves["train"]:
         assert all(v == 0.0 for k, v in row.items() if k.startswith("kd")), row
+
     def detection(rows):
         return [{k: v for k, v in r.items() if k != "time_s" and not k.startswith("kd")} for r in rows]
 
