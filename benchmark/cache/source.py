@@ -22,7 +22,7 @@ from benchmark.cache.store import FeatureCache, ensure_cache
 from benchmark.config import ModelConfig, RunConfig
 from benchmark.data.coco import Batch, CocoDetection, to_float
 from benchmark.data.protocol import Resize
-from benchmark.run.precision import autocast
+from benchmark.precision import autocast
 from benchmark.zoo.base import Detector, FeatureBatch
 
 

@@ -33,7 +33,7 @@ from tqdm import tqdm
 from benchmark.atomic import atomic_write_bytes
 from benchmark.cache.key import FORMAT_VERSION, Transform, cache_dir_name, file_sha256
 from benchmark.data.coco import CocoDetection, to_float
-from benchmark.run.precision import autocast
+from benchmark.precision import autocast
 from benchmark.zoo.base import Detector
 
 MANIFEST = "manifest.json"

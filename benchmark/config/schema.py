@@ -87,7 +87,7 @@ class TrainConfig:
     num_threads: int = 2  # CPU threads (numerics depend on it: fix it per sweep)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     processes: int = 1  # DDP world size
-    # GPU efficiency (benchmark.run.precision): autocast off | bf16 | fp16 (GradScaler); the distillation losses
+    # GPU efficiency (benchmark.precision): autocast off | bf16 | fp16 (GradScaler); the distillation losses
     # are float32 in any mode; channels-last weights; torch.backends.cudnn.benchmark
     amp: str = "off"
     channels_last: bool = False

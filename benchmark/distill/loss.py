@@ -24,7 +24,7 @@ class DistillLoss(nn.Module):
     ``criteria[<student level name>]`` is ``method.build(C_s, C_t, options)`` for that pair. In ``forward``
     the teacher map is detached and, where the spatial sizes differ, the student map is resized bilinearly
     to the teacher's (PKD's ``resize_stu`` convention). Returned keys are ``kd/<term>/<student level>``.
-    Everything here runs in float32, under any autocast (``train.amp``, :mod:`benchmark.run.precision`):
+    Everything here runs in float32, under any autocast (``train.amp``, :mod:`benchmark.precision`):
     both maps are cast to float32 and the criteria (softmax attention, KL, normalisations) run outside autocast.
     """
 

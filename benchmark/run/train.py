@@ -57,6 +57,7 @@ from benchmark.cache import LiveTeacher, default_cache_root, teacher_source
 from benchmark.checkpoints import CheckpointError, load_torch_file
 from benchmark.config import ConfigError, RunConfig
 from benchmark.data.coco import Batch
+from benchmark.precision import autocast, grad_scaler
 from benchmark.run.batches import BatchStream
 from benchmark.run.build import build_criterion, build_teacher, teacher_weights, to_device
 from benchmark.run.distributed import SINGLE, DistContext, env_world_size, init_distributed
@@ -67,7 +68,6 @@ from benchmark.run.guard import DivergenceGuard
 from benchmark.run.loader import TrainBatches
 from benchmark.run.metrics import METRIC_NAMES, Cost, RunMetrics
 from benchmark.run.optim import build_optimizer, replace_criterion_group, set_lr
-from benchmark.run.precision import autocast, grad_scaler
 from benchmark.run.record import RankRecord, RunRecord, one_line
 from benchmark.run.resolve import ResolvedRun
 from benchmark.run.rng import capture_global_rng, make_generator, restore_global_rng, seed_everything

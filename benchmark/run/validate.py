@@ -157,8 +157,8 @@ def _teacher_cache_problems(cfg: RunConfig) -> list[Problem]:
 
 
 def train_problems(train: TrainConfig, key: str) -> list[Problem]:
+    from benchmark.precision import AMP_DTYPES
     from benchmark.run.optim import train_problems as problems_of
-    from benchmark.run.precision import AMP_DTYPES
 
     found = [(f"{key}.{field}", problem) for field, problem in problems_of(train)]
     if train.amp not in AMP_DTYPES:
