@@ -51,13 +51,15 @@ def write_run(
     cfg: dict[str, Any],
     *,
     mAP: float | None = None,
+    val_mAP: float | None = None,
     teacher_mAP: float | None = None,
     state: str = "done",
     reason: str | None = None,
     step_time: float = 0.1,
     curves: dict[str, list[dict[str, float]]] | None = None,
 ) -> Path:
-    """One run directory; metrics are ``mAP`` plus fixed offsets (AP50 = mAP + 0.2, ...)."""
+    """One run directory; metrics are ``mAP`` plus fixed offsets (AP50 = mAP + 0.2, ...); ``val_mAP`` gives the
+    run validation numbers (``final_val``) the same way."""
     rid = run_id(run_config_from_dict(cfg))
     run_dir = sweep_dir / "runs" / rid
     run_dir.mkdir(parents=True)
@@ -72,6 +74,7 @@ def write_run(
             role="student",
             method=cfg["distill"]["method"],
             final=final,
+            final_val={k: val_mAP + off for k, off in METRIC_OFFSETS.items()} if val_mAP is not None else None,
             teacher_final=teacher_final,
             curves=curves or {"train": [], "eval": []},
             cost=Cost(

@@ -1,0 +1,49 @@
+"""scripts/protocol_tables.py hypotheses: every choice on validation, the same pairs then shown on test."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from tests.reports.conftest import make_config, write_run
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "protocol_tables.py"
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("protocol_tables", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# condition -> (validation mAP, test mAP) per seed 0, 1, 2; the best on test is never the best on validation
+CONDITIONS = {
+    "student_alone": ((0.10, 0.11, 0.12), (0.04, 0.05, 0.06)),
+    "baseline:mimic": ((0.20, 0.21, 0.22), (0.05, 0.06, 0.07)),  # best baseline on validation
+    "baseline:fgd": ((0.15, 0.16, 0.17), (0.09, 0.10, 0.11)),  # best baseline on test only
+    "dfmsd:default": ((0.18, 0.19, 0.20), (0.08, 0.09, 0.10)),
+    "dfmsd:no_enhance": ((0.17, 0.18, 0.19), (0.08, 0.08, 0.09)),
+    "dfmsd:S-a": ((0.19, 0.20, 0.21), (0.06, 0.06, 0.07)),  # best DFMSD reading and stage-wise on validation
+    "dfmsd:S-b": ((0.12, 0.13, 0.14), (0.12, 0.13, 0.14)),  # best on test only
+}
+
+
+def test_hypotheses_choose_on_validation_only(tmp_path):
+    for i, (condition, (val, test)) in enumerate(CONDITIONS.items()):
+        for seed in range(3):
+            cfg = make_config(method=f"m{i}", seed=seed, tags=(f"protocol:{condition}",))
+            write_run(tmp_path, cfg, mAP=test[seed], val_mAP=val[seed])
+    text = _module().hypotheses(str(tmp_path))
+    assert "best baseline baseline:mimic, DFMSD reading dfmsd:S-a, stage-wise reading dfmsd:S-a" in text
+    rows = {tuple(c.strip() for c in line.split("|")[1:3]): line for line in text.splitlines() if "| H" in line}
+    assert "| dfmsd:S-a | baseline:mimic | 3 | -1.00 |" in rows[("H1 DFMSD beats the best baseline", "val")]
+    assert "| dfmsd:S-a | baseline:mimic | 3 | +0.33 |" in rows[("H1 DFMSD beats the best baseline", "test")]
+    assert "| dfmsd:S-a | dfmsd:default | 3 | -2.67 |" in rows[("H2 stage-wise beats one stage", "test")]
+    assert "| dfmsd:default | dfmsd:no_enhance | 3 | +0.67 |" in rows[("H3 masking enhancement beats none", "test")]
+
+
+def test_missing_conditions_say_not_run(tmp_path):
+    write_run(tmp_path, make_config(seed=0, tags=("protocol:student_alone",)), mAP=0.05, val_mAP=0.1)
+    text = _module().hypotheses(str(tmp_path))
+    assert text.count("not run") == 6
