@@ -42,6 +42,7 @@ import pandas as pd
 import yaml
 
 from benchmark.run.metrics import RunMetrics
+from benchmark.run.resolve import UNHASHED_DISTILL, UNHASHED_TRAIN
 from reports.methods import option_defaults
 
 METRICS = ("mAP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
@@ -49,15 +50,16 @@ SPLITS = ("test", "val")
 COST_FIELDS = ("params", "flops", "train_time_s", "step_time_s", "teacher_time_s", "kd_overhead", "infer_time_s")
 # Config fields that never change what a run computes (or that differ between replicas by construction).
 UNKEYED_PREFIXES = ("name", "role", "seed", "run_id", "tracking.", "resources.")
-# Fields that are not ablation/sensitivity axes even when they differ (paths, identities, bookkeeping).
+# Fields that are not ablation/sensitivity axes even when they differ (paths, identities, bookkeeping, and
+# every field the run id leaves out because it does not change what a run computes).
 NON_AXIS_PREFIXES = (
     *UNKEYED_PREFIXES,
     "data.root",
     "model.checkpoint",
     "distill.teacher.",
     "train.device",
-    "train.num_workers",
-    "train.checkpoint_every",
+    *(f"train.{field}" for field in UNHASHED_TRAIN),
+    *(f"distill.{field}" for field in UNHASHED_DISTILL),
     "train.log_every",
     "eval.batch_size",
     "eval.eval_teacher",
