@@ -23,10 +23,10 @@ from reports.paper import load_paper_rows
 from reports.report import write_report
 
 EXAMPLE = Path(__file__).parents[2] / "reports" / "examples" / "neon" / "records"
-DOCUMENT = r"""\documentclass{article}
-\usepackage{booktabs,amssymb}
-\usepackage[paperwidth=80cm,paperheight=40cm,margin=1cm]{geometry}
-\usepackage[width=17cm]{caption}
+# A two-column US-letter paper page, as a conference template has it: tables must fit its margins.
+DOCUMENT = r"""\documentclass[twocolumn]{article}
+\usepackage{booktabs,amssymb,graphicx}
+\usepackage[letterpaper,margin=2cm]{geometry}
 \pagestyle{empty}
 \begin{document}
 \input{%s}
@@ -36,7 +36,8 @@ DOCUMENT = r"""\documentclass{article}
 
 @pytest.fixture(scope="module")
 def tex() -> None:
-    missing = [tool for tool in ("pdflatex", "pdftoppm", "pdftotext", "kpsewhich") if shutil.which(tool) is None]
+    tools = ("pdflatex", "pdftoppm", "pdftotext", "pdfinfo", "kpsewhich")
+    missing = [tool for tool in tools if shutil.which(tool) is None]
     if not missing and subprocess.run(["kpsewhich", "booktabs.sty"], capture_output=True).returncode != 0:
         missing.append("booktabs.sty")
     if missing:
@@ -53,11 +54,17 @@ def compile_table(tex_file: Path, work: Path) -> Path:
     done = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=120)
     log = (work / f"{doc.stem}.log").read_text(encoding="utf-8", errors="replace")
     assert done.returncode == 0, f"{tex_file.name} does not compile:\n" + log[-3000:]
+    overfull = [line for line in log.splitlines() if line.startswith("Overfull \\hbox")]
+    assert not overfull, f"{tex_file.name} runs into the margin of a two-column page: {overfull}"
     pdf = work / f"{doc.stem}.pdf"
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     assert not set(text) & set("¡¿"), f"{tex_file.name}: < or > set in the wrong font encoding"
     png = work / tex_file.stem
-    subprocess.run(["pdftoppm", "-png", "-r", "150", "-singlefile", str(pdf), str(png)], check=True)
+    # a table* floats to the next page of a two-column document: render the last page (the table's)
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    last = next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:"))
+    subprocess.run(["pdftoppm", "-png", "-r", "150", "-f", last, "-l", last, "-singlefile", str(pdf), str(png)],
+                   check=True)  # fmt: skip
     png = png.with_suffix(".png")
     page = Image.open(png).convert("L")
     box = ImageOps.invert(page).getbbox()  # the table on its page, cropped for looking at
