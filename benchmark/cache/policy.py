@@ -36,6 +36,8 @@ DETERMINISTIC_DATA_FIELDS = frozenset(
         "train_images",
         "test_ann",
         "test_images",
+        "val_ann",  # evaluation only: the training images and their transforms do not depend on the split files
+        "val_images",
         "input_size",
         "protocol",
         "scale",

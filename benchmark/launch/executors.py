@@ -252,8 +252,15 @@ class RunJob(_checkpointable()):  # type: ignore[misc]
 
     def checkpoint(self, *args: object, **kwargs: object) -> object:
         """submitit's handler of the warning signal (time limit near, or preemption), task 0 only: stop the
-        trainer and wait until it has saved ``last.pt`` (at most ``signal_s``), then requeue this call."""
+        trainer and wait until it has saved ``last.pt`` (at most ``signal_s``), then requeue this call.
+
+        A warning that comes as the trainer finishes (after its last iteration, or between its end and this
+        call's return) still requeues: submitit offers no way out of its handler but a requeue or a failed
+        job. The run is done then, so the next attempt ends at once; the record's log says why it exists."""
         stop_trainer(self.run_dir, self.signal_s)
+        record = RunRecord(self.run_dir)
+        if record.is_done():
+            record.log("warning signal after the run finished: Slurm requeues the job once more, it ends at once")
         return super().checkpoint(*args, **kwargs)
 
 

@@ -125,6 +125,8 @@ def test_inexact_configurations_fall_back_with_one_line(teacher, teacher_weights
     assert "different sizes" in inexact_reason(DATA, 2, [(64, 64), (48, 64)])
     assert inexact_reason(DATA, 1, [(64, 64), (48, 64)]) is None
     assert inexact_reason(DATA, 2, [(64, 64)] * 3) is None
+    # a validation split (the converged protocol's) is evaluation only: the cache stays exact
+    assert inexact_reason(dataclasses.replace(DATA, val_ann="val.json", val_images="train"), 2, [(64, 64)]) is None
 
     # an augmentation setting not known to be deterministic (e.g. random scale jitter)
     @dataclasses.dataclass(frozen=True)

@@ -69,6 +69,15 @@ def test_run_job_is_requeued_on_preemption():
     assert isinstance(again, submitit.helpers.DelayedSubmission) and again.function is job
 
 
+def test_a_warning_after_the_run_finished_requeues_once_and_says_so(tmp_path):
+    RunRecord(tmp_path).mark_done()
+    job = RunJob(str(tmp_path), str(tmp_path.parent), ["python", "-m", "benchmark.run.train"], 1)
+    again = job.checkpoint()
+    assert isinstance(again, submitit.helpers.DelayedSubmission) and again.function is job
+    assert RunRecord(tmp_path).read_log().count("warning signal after the run finished") == 1
+    assert job() == 0 and read_attempts(tmp_path) == []  # the requeued attempt: done, ends at once
+
+
 def test_stop_trainer_waits_until_the_trainer_stopped_and_the_run_stays_resumable(tmp_path):
     ended = {}
     worker = threading.Thread(

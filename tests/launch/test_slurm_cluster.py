@@ -185,7 +185,11 @@ def test_time_limit_warning_checkpoints_and_requeues_to_completion(tmp_path, smo
     status = RunRecord(record).read_status()
     assert status["state"] == "done" and status["iteration"] == 1000
     log = RunRecord(record).read_log()
-    assert log.count("stopped by signal") == log.count("resumed from") == restarts, log
+    stops = log.count("stopped by signal")
+    assert stops == log.count("resumed from") >= 1, log
+    # a warning that comes as the trainer finishes requeues once more (the run is done: that attempt ends at once)
+    late = log.count("warning signal after the run finished")
+    assert late <= 1 and restarts == stops + late, (restarts, log)
     submitit_log = "".join(p.read_text() for p in sorted((out / "slurm").glob(f"{job}_*_log.*")))
     assert submitit_log.count("this job is timed-out") >= 1, submitit_log
     # each warning: checkpoint (the trainer stopped and saved last.pt), then submitit's own requeue
