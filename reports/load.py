@@ -320,6 +320,22 @@ def load_curves(run_dir: str | Path) -> dict[str, list[dict[str, float]]]:
     return {"train": list(curves.get("train") or []), "eval": list(curves.get("eval") or [])}
 
 
+def teacher_run_dir(run_dir: str | Path) -> Path | None:
+    """The record of the run's last-stage teacher run when it lies beside the run (``stages[-1].teacher_run``
+    of its ``resolved.yaml``, in the same ``runs/`` folder), else None."""
+    stages = _read_yaml(Path(run_dir) / "resolved.yaml").get("stages") or []
+    teacher = stages[-1].get("teacher_run") if stages and isinstance(stages[-1], dict) else None
+    path = Path(run_dir).parent / str(teacher) if teacher else None
+    return path if path is not None and (path / "metrics.json").is_file() else None
+
+
+def last_eval_map(run_dir: str | Path, split: str) -> float | None:
+    """mAP of the run's last ``curves.eval`` row on ``split`` (None without one)."""
+    rows = [r for r in load_curves(run_dir)["eval"] if str(r.get("split") or "") == split and "iter" in r]
+    value = max(rows, key=lambda r: r["iter"]).get("mAP") if rows else None
+    return float(value) if isinstance(value, int | float) and value >= 0 else None
+
+
 def stage_starts(run_dir: str | Path) -> list[int]:
     """Iterations where a stage after the first begins (``stages[*].start`` of metrics.json; ``[]`` without)."""
     metrics = _read_json(Path(run_dir) / "metrics.json") or {}

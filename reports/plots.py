@@ -35,8 +35,10 @@ CAPTIONS = {
     "over seeds, band ± 1 s.d.; dotted: where a stage of a stage-wise run begins.",
     "map_curves_": "mAP against iteration for the student alone and every method of the pair on the evaluation "
     "rows the runs recorded (curves.eval; the split is named on the axis): mean over seeds, band ± 1 s.d.; a "
-    "condition with only its final evaluation is a point (error bar ± 1 s.d.); dashed: the teacher's final mAP.",
-    "delta_map": "Δ mAP of each method over the same student trained alone, paired by seed, one panel per "
+    "condition with only its final evaluation is a point (error bar ± 1 s.d.); dashed: the teacher's mAP on the "
+    "same split (its own record's last evaluation; labelled 'teacher (test)' when only its test mAP is known).",
+    "delta_map": "Δ mAP (the split is named on the axis) of each method over the same student trained alone, "
+    "paired by seed, one panel per "
     "teacher→student pair, sorted by mean; whiskers: 95 % t-interval over seeds (t with n−1 degrees of "
     "freedom); none for a single seed.",
     "speed_accuracy": "mAP against inference GFLOPs (top) and training step time (bottom), log scales, one point "

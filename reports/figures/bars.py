@@ -18,11 +18,18 @@ from reports.labels import text_size
 from reports.style import COLUMN_WIDTH, STYLE
 
 BAR_HEIGHT_IN = 0.17  # inches per bar
-DELTA_LABEL = "Δ mAP vs student alone (%)\nbars: mean; whiskers: 95 % t-interval over seeds"
 
 
-def draw_delta_bars(ax: Axes, rows: Sequence[Delta], *, xlabel: bool = True) -> None:
-    """Horizontal bars of ``rows`` (in the given order, first on top) with their t-interval whiskers."""
+def delta_label(frame: pd.DataFrame) -> str:
+    """The x label of the Δ bars, naming the split the frame's mAP comes from."""
+    splits = sorted({str(s) for s in frame["split"].dropna()}) if "split" in frame else []
+    split = f", {'/'.join(splits)} split" if splits else ""
+    return f"Δ mAP vs student alone (%{split})\nbars: mean; whiskers: 95 % t-interval over seeds"
+
+
+def draw_delta_bars(ax: Axes, rows: Sequence[Delta], *, xlabel: str | None = None) -> None:
+    """Horizontal bars of ``rows`` (in the given order, first on top) with their t-interval whiskers and the
+    x label ``xlabel`` (:func:`delta_label`; none when None)."""
     ys = list(range(len(rows)))[::-1]
     for y, d in zip(ys, rows):
         look = d.shown.look
@@ -37,7 +44,7 @@ def draw_delta_bars(ax: Axes, rows: Sequence[Delta], *, xlabel: bool = True) -> 
     ax.grid(axis="y", visible=False)
     ax.set_ylim(-0.6, len(rows) - 0.4)
     if xlabel:
-        ax.set_xlabel(DELTA_LABEL)
+        ax.set_xlabel(xlabel)
 
 
 def plot_delta_bars(frame: pd.DataFrame, out_dir: str | Path) -> list[Path]:
@@ -50,7 +57,8 @@ def plot_delta_bars(frame: pd.DataFrame, out_dir: str | Path) -> list[Path]:
         fig = plt.figure(figsize=(COLUMN_WIDTH, 1.0))
         left = max(text_size(fig, d.shown.label + " (n=1)")[0] for _, rows in panels for d in rows) + 0.1
         title_h = text_size(fig, panels[0][0].label)[1] + 0.08
-        xlabel_h = text_size(fig, DELTA_LABEL)[1] + 0.22
+        label = delta_label(frame)
+        xlabel_h = text_size(fig, label)[1] + 0.22
         heights = [len(rows) * BAR_HEIGHT_IN + 0.1 for _, rows in panels]
         total = sum(heights) + title_h * len(panels) + xlabel_h + 0.05
         fig.set_size_inches(COLUMN_WIDTH, total)
@@ -60,7 +68,7 @@ def plot_delta_bars(frame: pd.DataFrame, out_dir: str | Path) -> list[Path]:
             top -= title_h
             rect = (left / COLUMN_WIDTH, (top - h) / total, 1 - (left + 0.1) / COLUMN_WIDTH, h / total)
             ax = fig.add_axes(rect, sharex=axes[0] if axes else None)
-            draw_delta_bars(ax, rows, xlabel=pair is panels[-1][0])
+            draw_delta_bars(ax, rows, xlabel=label if pair is panels[-1][0] else None)
             ax.set_title(pair.label, loc="center")
             axes.append(ax)
             top -= h

@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 
 from reports.figures.common import Pair, pairs, save_figure, shown_conditions
 from reports.labels import PointLabel, label_line_ends, text_size
-from reports.load import load_curves, stage_starts
+from reports.load import last_eval_map, load_curves, stage_starts, teacher_run_dir
 from reports.style import COLUMN_WIDTH, STYLE, TEACHER_LOOK, Look, pair_label
 
 BAND_ALPHA = 0.2
@@ -164,8 +164,9 @@ def eval_series(run_dirs: Sequence[str]) -> EvalSeries | None:
 
 def draw_map_curves(ax: Axes, pair: Pair, *, end_labels: bool = True) -> list[PointLabel]:
     """mAP against iteration for the student alone and every method of ``pair`` (mean ± 1 s.d. over seeds),
-    and the teacher's final mAP as a dashed line. Returns the end labels (drawn in the right margin when
-    ``end_labels``; the caller leaves room for them, see :func:`end_label_width`)."""
+    and the teacher's mAP on the same split as a dashed line (:func:`teacher_level`). Returns the end labels
+    (drawn in the right margin when ``end_labels``; the caller leaves room for them, see
+    :func:`end_label_width`)."""
     curves = [(s, eval_series(s.cond.finished["run_dir"].tolist())) for s in pair.shown]
     curves = [(s, e) for s, e in curves if e is not None]
     singles = [s for s, e in curves if e.single]
@@ -187,13 +188,13 @@ def draw_map_curves(ax: Axes, pair: Pair, *, end_labels: bool = True) -> list[Po
         else:
             _band(ax, e.data, look.color, look)
             ends.append(PointLabel(float(e.data.index[-1]), float(mean.iloc[-1]), s.label, look.edge()))
-    teacher = pair.teacher_map()
-    if teacher.n:
-        ax.axhline(teacher.mean, color=TEACHER_LOOK.color, linestyle=TEACHER_LOOK.linestyle, linewidth=0.7)
-        ends.append(PointLabel(x_max, teacher.mean, "teacher", TEACHER_LOOK.color))
+    splits = sorted({e.split for _, e in curves if e.split})
+    teacher, label = teacher_level(pair, splits[0] if len(splits) == 1 else "")
+    if teacher is not None:
+        ax.axhline(teacher, color=TEACHER_LOOK.color, linestyle=TEACHER_LOOK.linestyle, linewidth=0.7)
+        ends.append(PointLabel(x_max, teacher, label, TEACHER_LOOK.color))
     ax.set_xlim(0, x_max + max(0.04 * x_max, (len(singles) / 2 + 0.5) * dodge))
     ax.set_ylim(bottom=0)
-    splits = sorted({e.split for _, e in curves if e.split})
     ax.set_ylabel("mAP (%)" + (f", {'/'.join(splits)} split" if splits else ""))
     ax.set_xlabel("iteration")
     if curves and len(singles) == len(curves):
@@ -203,9 +204,23 @@ def draw_map_curves(ax: Axes, pair: Pair, *, end_labels: bool = True) -> list[Po
     return ends
 
 
+def teacher_level(pair: Pair, split: str) -> tuple[float | None, str]:
+    """The teacher's dashed line (mAP %) and its label: on the curves' ``split``, from the last-stage teacher
+    runs' own records (their last evaluation on that split); else the final (test) mAP the distilled runs
+    recorded for their teacher, labelled with its split when the curves are on another one."""
+    teachers = {teacher_run_dir(d) for s in pair.methods for d in s.cond.finished["run_dir"].tolist()}
+    values = [v for t in sorted(p for p in teachers if p) if (v := last_eval_map(t, split)) is not None]
+    if split and values:
+        return 100 * sum(values) / len(values), "teacher"
+    final = pair.teacher_map()
+    if not final.n:
+        return None, "teacher"
+    return final.mean, "teacher" if split in ("", "test") else "teacher (test)"
+
+
 def end_label_width(fig: Figure, pair: Pair) -> float:
     """Inches of right margin the end labels of ``pair`` need."""
-    labels = [s.label for s in pair.shown] + ["teacher"]
+    labels = [s.label for s in pair.shown] + ["teacher (test)"]
     return max(text_size(fig, t)[0] for t in labels) + 0.12
 
 

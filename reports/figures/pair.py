@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from reports.figures.bars import DELTA_LABEL, draw_delta_bars
+from reports.figures.bars import delta_label, draw_delta_bars
 from reports.figures.common import DPI, Delta, Pair, deltas, pairs, save_figure
 from reports.figures.curves import draw_map_curves, end_label_width
 from reports.figures.masks import COLUMNS, draw_masks
@@ -41,7 +41,7 @@ def pair_figure(frame: pd.DataFrame, pair: Pair, masks: MaskInputs | None = None
         "a": CURVES_IN,
         "a_x": 0.32,
         "b": len(rows) * BAR_IN + 0.1 if rows else 0.0,
-        "b_x": text_size(fig, DELTA_LABEL)[1] + 0.22 if rows else 0.0,
+        "b_x": text_size(fig, delta_label(frame))[1] + 0.22 if rows else 0.0,
     }
     levels = list(masks.per_level)[:MASK_LEVELS] if masks is not None else []
     cell = (width - 0.45) / len(COLUMNS)
@@ -66,7 +66,7 @@ def pair_figure(frame: pd.DataFrame, pair: Pair, masks: MaskInputs | None = None
     if rows:
         ax_b = fig.add_axes(rect(bars_left, top, width - bars_left - 0.1, heights["b"]))
         letter("b", top - 0.05)
-        draw_delta_bars(ax_b, rows)
+        draw_delta_bars(ax_b, rows, xlabel=delta_label(frame))
         top += heights["b"] + heights["b_x"] + 0.1
     if levels and masks is not None:
         letter("c", top)

@@ -1,11 +1,13 @@
 """Figures: written as PNG + PDF, sane sizes, byte-identical reruns, one compared with a stored thumbnail
 (regenerate with UPDATE_GOLDEN=1)."""
 
+import json
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
 from reports.figures.bars import plot_delta_bars
@@ -214,11 +216,23 @@ def test_map_curves_use_the_periodic_split_and_points_for_final_only(tmp_path, r
     assert alone.split == "val" and list(alone.data.index) == [10.0, 20.0, 30.0]  # the test row is not on it
     fig, ax = plt.subplots()
     ends = draw_map_curves(ax, pair, end_labels=False)
-    assert [e.text for e in ends] == ["student alone", "FGD", "teacher"]
+    # the teacher's record is not beside the runs: its test mAP, as the distilled runs recorded it, says so
+    assert [e.text for e in ends] == ["student alone", "FGD", "teacher (test)"] and ends[-1].y == pytest.approx(50)
     assert "val split" in ax.get_ylabel()
     fgd_lines = [ln for ln in ax.get_lines() if ln.get_color() == pair.methods[0].look.color]
     assert fgd_lines and all(len(ln.get_xdata()) == 1 for ln in fgd_lines)  # a point, not a line
     assert not any(t.get_text() == FINAL_ONLY for t in ax.texts)  # one condition has a real curve
+    plt.close(fig)
+
+    # with the teacher's record beside them: its last evaluation on the curves' split
+    fgd_run = Path(pair.methods[0].cond.finished["run_dir"].iloc[0])
+    teacher_id = yaml.safe_load((fgd_run / "resolved.yaml").read_text())["stages"][-1]["teacher_run"]
+    (sweep / "runs" / teacher_id).mkdir()
+    rows = _eval_rows((20, 40), "val", 3.0) + _eval_rows((40,), "test", 9.0)
+    (sweep / "runs" / teacher_id / "metrics.json").write_text(json.dumps({"curves": {"eval": rows}}))
+    fig, ax = plt.subplots()
+    ends = draw_map_curves(ax, pair, end_labels=False)
+    assert ends[-1].text == "teacher" and ends[-1].y == pytest.approx(120)  # 3.0 * 40 / 100 -> 120 %
     plt.close(fig)
 
 
