@@ -22,7 +22,7 @@ from reports.load import load_runs
 from reports.paper import load_paper_rows
 from reports.report import write_report
 
-EXAMPLE = Path(__file__).parents[2] / "reports" / "examples" / "neon" / "records"
+EXAMPLES = Path(__file__).parents[2] / "reports" / "examples"
 # A two-column US-letter paper page, as a conference template has it: tables must fit its margins.
 DOCUMENT = r"""\documentclass[twocolumn]{article}
 \usepackage{booktabs,amssymb,graphicx}
@@ -104,7 +104,8 @@ def test_every_table_kind_compiles(tex, cmp_sweep, tmp_path, rec):
     check_all_tex(out, tmp_path / "work")
 
 
-def test_example_report_compiles(tex, tmp_path):
-    out = tmp_path / "neon"
-    write_report(load_runs([EXAMPLE]), out, formats=("tex",))
+@pytest.mark.parametrize("example", ["neon", "neon_protocol"])
+def test_example_report_compiles(tex, tmp_path, example):
+    out = tmp_path / example
+    write_report(load_runs([EXAMPLES / example / "records"]), out, formats=("tex",))
     check_all_tex(out, tmp_path / "work")
