@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import socket
 import subprocess
@@ -41,6 +42,31 @@ def device_name(device: torch.device) -> str:
     return platform.processor() or platform.machine() or "cpu"
 
 
+def cpu_info(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, Any]:
+    """The CPU a run computed on: the same code runs at different speeds and rounds differently on different
+    CPUs, and cloud machines of "the same kind" differ, so a record says which one it had. ``model``, ``family``,
+    ``model_id`` and ``stepping`` from ``/proc/cpuinfo`` (``None`` where absent, e.g. not Linux), the logical
+    CPUs, and the vector instruction set PyTorch dispatches to (``torch.backends.cpu.get_cpu_capability``)."""
+    fields = {"model name": "model", "cpu family": "family", "model": "model_id", "stepping": "stepping"}
+    out: dict[str, Any] = dict.fromkeys(fields.values())
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        text = ""
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        name = fields.get(key.strip())
+        if not sep:
+            if out["model"] is not None:
+                break  # the end of the first processor's block
+            continue
+        if name is not None and out[name] is None:
+            out[name] = value.strip()
+    out["logical_cpus"] = os.cpu_count()
+    out["capability"] = torch.backends.cpu.get_cpu_capability()
+    return out
+
+
 def collect_env(device: torch.device, *, num_threads: int | None = None) -> dict[str, Any]:
     """What ``env.json`` holds (docs/record-format.md); argv is scrubbed of secrets."""
     commit, dirty = git_state()
@@ -53,6 +79,7 @@ def collect_env(device: torch.device, *, num_threads: int | None = None) -> dict
             "hostname": socket.gethostname(),
             "device": str(device),
             "device_name": device_name(device),
+            "cpu": cpu_info(),
             "cuda": torch.version.cuda if torch.cuda.is_available() else None,
             "num_threads": num_threads if num_threads is not None else torch.get_num_threads(),
             "git_commit": commit,

@@ -27,6 +27,7 @@ ENV_KEYS = {
     "platform",
     "hostname",
     "device",
+    "cpu",
     "cuda",
     "git_commit",
     "git_dirty",
