@@ -15,6 +15,7 @@ from benchmark.launch.executors import Executor, LocalExecutor, SlurmExecutor, d
 from benchmark.launch.plan import Plan, load_plan
 from benchmark.launch.results import collect_rows, format_table, log_wandb_summary
 from benchmark.launch.scheduler import SweepLockedError, execute
+from benchmark.run.record import RunRecord
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -46,10 +47,15 @@ def make_executor(kind: str, plan: Plan, out: Path, workers: int | None) -> Exec
     n = workers or default_workers(list(plan.runs.values()), gpus)
     if n < 1:
         raise UserError(f"--workers: must be >= 1, got {n}")
-    threads = max(r.config.train.num_threads for r in plan.runs.values())
+    todo = [r for r in plan.runs.values() if not RunRecord(r.record_dir(runs_root)).is_done()]
+    threads = max((r.config.train.num_threads for r in todo), default=1)
     cpus = os.cpu_count() or 1
-    if not gpus and n * threads > cpus:
-        print(f"note: {n} workers x {threads} threads > {cpus} cores: runs will compete for CPU", file=sys.stderr)
+    if not gpus and min(n, len(todo)) * threads > cpus:
+        print(
+            f"note: {n} workers x {threads} threads > {cpus} cores: runs will compete for CPU (a run of several "
+            "threads beside other busy processes can slow many-fold: its threads wait for each other)",
+            file=sys.stderr,
+        )
     return LocalExecutor(runs_root, workers=n, gpus=gpus)
 
 
