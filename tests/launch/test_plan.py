@@ -71,10 +71,20 @@ def test_unmatchable_pair_is_reported(monkeypatch):
 
 def test_shipped_sweeps_plan(request):
     root = request.config.rootpath / "sweeps"
-    files = [*root.glob("*.yaml"), *root.glob("ablations/*.yaml")]  # sweeps/paper needs COCO and checkpoints
-    counts = {p.stem: len(load_plan(p).runs) for p in sorted(files)}
+    files = [*root.glob("*.yaml"), *root.glob("ablations/*.yaml"), *root.glob("protocol/*.yaml")]  # not paper/: COCO
+    counts = {p.relative_to(root).with_suffix("").as_posix(): len(load_plan(p).runs) for p in sorted(files)}
     assert counts["smoke"] == 5 and counts["quickstart"] == 4 and counts["neon_methods"] == 56
-    assert {"dual", "enhance", "sem_align", "stages", "mask_select", "ratio", "temp"} <= set(counts)
+    assert {
+        f"ablations/{a}" for a in ("dual", "enhance", "sem_align", "stages", "mask_select", "ratio", "temp")
+    } <= set(counts)
+    assert counts["stability"] == 64 and counts["protocol/schedule"] == 18 and counts["protocol/stability"] == 32
+
+
+def test_protocol_stability_reuses_the_schedule_studys_runs(request):
+    root = request.config.rootpath / "sweeps" / "protocol"
+    stability, schedule = load_plan(root / "stability.yaml"), load_plan(root / "schedule.yaml")
+    shared = set(stability.runs) & set(schedule.runs)
+    assert len(stability.runs) == 32 and len(shared) == 6  # 800-it teacher and 1600-it student, seeds 0-2, 1 thread
 
 
 def test_quickstart_sweep_has_the_quickstart_run_ids(request):
