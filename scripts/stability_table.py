@@ -4,8 +4,10 @@
 
 Per recipe (role, model, method, iterations): runs, how many diverged (the divergence guard stopped them or their
 loss went non-finite), the largest ratio of a loss to the running median of the previous 50 losses, and the
-final test mAP (mean ± sample sd); then one line per run (seed, threads, max loss, max ratio at iteration, mAP,
-state). Only the run records are read.
+final test mAP (mean ± sample sd); then each distilled student recipe paired with the student alone of the same
+schedule over (seed, threads) — in how many pairs it scored higher, the paired Δ mAP with its 95 % t-interval and
+two-sided p —; then one line per run (seed, threads, max loss, max ratio at iteration, mAP, state). Only the run
+records are read.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from reports.load import load_runs  # noqa: E402
-from reports.stats import summarize  # noqa: E402
+from reports.stats import paired_t_test, summarize, t_interval  # noqa: E402
 
 DIVERGED = ("diverged at iteration", "non-finite loss")
 
@@ -33,6 +35,36 @@ def recipe_of(row) -> str:
     if row["role"] != "teacher" and method == "none":
         what = f"student {row['model.name']} alone"
     return f"{what}, {row['train.optimizer']} lr {row['train.lr']:g}, {int(row['train.iterations'])} it"
+
+
+def paired_with_alone(frame) -> list[str]:
+    """Each distilled student recipe against the student alone with the same model and schedule, paired by
+    (seed, threads): the pairs, how many the distilled run won, mean Δ mAP ± 95 % t-interval, paired p."""
+    done = frame[frame["state"] == "done"]
+    by_recipe = {
+        recipe: {(int(r["seed"]), int(r["train.num_threads"])): r["mAP"] * 100 for _, r in group.iterrows()}
+        for recipe, group in done.groupby("recipe")
+    }
+    lines = [
+        "| distilled recipe | pairs with the student alone (seed, threads) | distilled higher | Δ mAP % (95 % CI) "
+        "| paired p |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for recipe, kd in sorted(by_recipe.items()):
+        head, sep, tail = recipe.partition(" + ")
+        if not sep or not head.startswith("student "):
+            continue
+        alone = by_recipe.get(f"{head} alone, {tail.partition(', ')[2]}")
+        if not alone:
+            continue
+        keys = sorted(set(kd) & set(alone))
+        index = {k: i for i, k in enumerate(keys)}
+        test = paired_t_test({index[k]: kd[k] for k in keys}, {index[k]: alone[k] for k in keys})
+        wins = sum(kd[k] > alone[k] for k in keys)
+        half = t_interval(summarize(kd[k] - alone[k] for k in keys))
+        ci = f"{test.mean_diff:+.1f} ± {half:.1f}" if math.isfinite(half) else f"{test.mean_diff:+.1f}"
+        lines.append(f"| {recipe} | {len(keys)} | {wins} | {ci} | {_num(test.p, 3)} |")
+    return lines if len(lines) > 2 else []
 
 
 def table(paths: list[str]) -> str:
@@ -54,6 +86,9 @@ def table(paths: list[str]) -> str:
             f"| {recipe} | {len(group)} ({seeds} x {'/'.join(str(int(t)) for t in threads)}) | "
             f"{int(group['diverged'].sum())} | {other} | {_num(ratio)} | {mAP} |"
         )
+    paired = paired_with_alone(frame)
+    if paired:
+        lines += ["", "Distilled against the student alone (test mAP, paired by seed and thread count):", "", *paired]
     lines += ["", "Per run:", "", "| recipe | seed | threads | max loss | max ratio (iteration) | test mAP % | state |"]
     lines.append("|---|---:|---:|---:|---:|---:|---|")
     for _, r in frame.sort_values(["recipe", "train.num_threads", "seed"]).iterrows():
