@@ -63,7 +63,8 @@ def paired_with_alone(frame) -> list[str]:
         wins = sum(kd[k] > alone[k] for k in keys)
         half = t_interval(summarize(kd[k] - alone[k] for k in keys))
         ci = f"{test.mean_diff:+.1f} ± {half:.1f}" if math.isfinite(half) else f"{test.mean_diff:+.1f}"
-        lines.append(f"| {recipe} | {len(keys)} | {wins} | {ci} | {_num(test.p, 3)} |")
+        p = "< 0.001" if test.p < 0.001 else _num(test.p, 3)
+        lines.append(f"| {recipe} | {len(keys)} | {wins} | {ci} | {p} |")
     return lines if len(lines) > 2 else []
 
 
