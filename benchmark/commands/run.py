@@ -12,6 +12,7 @@ from benchmark.commands import overrides_anywhere
 from benchmark.commands.plan import default_out
 from benchmark.errors import UserError
 from benchmark.launch.executors import Executor, LocalExecutor, SlurmExecutor, default_workers, visible_gpus
+from benchmark.launch.neighbours import other_trainers
 from benchmark.launch.plan import Plan, load_plan
 from benchmark.launch.results import collect_rows, format_table, log_wandb_summary
 from benchmark.launch.scheduler import SweepLockedError, execute
@@ -50,10 +51,17 @@ def make_executor(kind: str, plan: Plan, out: Path, workers: int | None) -> Exec
     todo = [r for r in plan.runs.values() if not RunRecord(r.record_dir(runs_root)).is_done()]
     threads = max((r.config.train.num_threads for r in todo), default=1)
     cpus = os.cpu_count() or 1
+    why = "a run of several threads beside other busy processes can slow many-fold: its threads wait for each other"
     if not gpus and min(n, len(todo)) * threads > cpus:
         print(
-            f"note: {n} workers x {threads} threads > {cpus} cores: runs will compete for CPU (a run of several "
-            "threads beside other busy processes can slow many-fold: its threads wait for each other)",
+            f"note: {n} workers x {threads} threads > {cpus} cores: runs will compete for CPU ({why})", file=sys.stderr
+        )
+    others = other_trainers() if not gpus and todo else []
+    if others:
+        pids = ", ".join(map(str, others[:5])) + (", ..." if len(others) > 5 else "")
+        print(
+            f"note: {len(others)} other dfmsd-bench training process(es) on this machine (pid {pids}): this sweep's "
+            f"runs share the {cpus} cores with them ({why})",
             file=sys.stderr,
         )
     return LocalExecutor(runs_root, workers=n, gpus=gpus)
