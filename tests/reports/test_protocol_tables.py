@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
-from tests.reports.conftest import make_config, write_run
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "protocol_tables.py"
+from tests.reports.conftest import load_script, make_config, write_run
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("protocol_tables", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("protocol_tables")
 
 
 # condition -> (validation mAP, test mAP) per seed 0, 1, 2; the best on test is never the best on validation

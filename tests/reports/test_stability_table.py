@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
-from tests.reports.conftest import make_config, write_run
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "stability_table.py"
+from tests.reports.conftest import load_script, make_config, write_run
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("stability_table", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("stability_table")
 
 
 def _run(root: Path, method: str, seed: int, threads: int, mAP: float, **kw) -> None:
