@@ -38,3 +38,24 @@ def test_quickstart_on_neon_subset(tmp_path, monkeypatch):
     again = run_quickstart(tmp_path, iterations=3, max_images=4, no_wandb=True, progress=False, echo=lines.append)
     assert any("done already, reused" in line for line in lines)
     assert [m for _, m, _ in again.students] == [m for _, m, _ in result.students]
+
+
+@pytest.mark.slow
+def test_quickstart_stops_at_a_teacher_below_its_gate(tmp_path, monkeypatch):
+    """At the default schedule the quickstart gates its teacher (``WEAK_TEACHER_MAP``); a 3-iteration teacher
+    stands in for a broken one: the quickstart stops with the teacher's run and mAP and what to do, and trains no
+    student (so it never prints a distillation table from it)."""
+    if USER_CACHE is None:
+        monkeypatch.delenv("DFMSD_BENCH_CACHE", raising=False)
+    else:
+        monkeypatch.setenv("DFMSD_BENCH_CACHE", USER_CACHE)
+    monkeypatch.setattr("benchmark.launch.quickstart.DEFAULT_ITERATIONS", 3)
+    result = run_quickstart(tmp_path, iterations=3, max_images=4, no_wandb=True, progress=False, echo=lambda _: None)
+    teacher_cfg, teacher_metrics = result.teacher
+    tid = run_id(teacher_cfg)
+    assert teacher_metrics.final["mAP"] < 0.03
+    assert result.teacher_rejected.startswith(f"teacher run {tid} has test mAP {teacher_metrics.final['mAP']:.4f}")
+    assert "below distill.min_teacher_map=0.03" in result.teacher_rejected
+    assert f"delete {result.runs_root / tid} and run dfmsd-bench quickstart again" in result.teacher_rejected
+    assert result.students == [] and not result.ok
+    assert sorted(p.name for p in result.runs_root.iterdir()) == [tid]
