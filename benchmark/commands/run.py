@@ -15,7 +15,7 @@ from benchmark.launch.executors import Executor, LocalExecutor, SlurmExecutor, d
 from benchmark.launch.neighbours import other_trainers
 from benchmark.launch.plan import Plan, load_plan
 from benchmark.launch.results import collect_rows, format_table, log_wandb_summary
-from benchmark.launch.scheduler import SweepLockedError, execute
+from benchmark.launch.scheduler import SweepLockedError, execute, sweep_lock
 from benchmark.run.record import RunRecord
 
 
@@ -70,6 +70,10 @@ def make_executor(kind: str, plan: Plan, out: Path, workers: int | None) -> Exec
 def main(args: argparse.Namespace) -> int:
     plan = load_plan(args.sweep, args.overrides)
     out = Path(args.out) if args.out else default_out(plan)
+    try:  # a second launch on this folder is refused (one line) before the executor's notes on the machine
+        sweep_lock(out).release()
+    except SweepLockedError as exc:
+        raise UserError(str(exc)) from None
     executor = make_executor(args.executor, plan, out, args.workers)
 
     def terminate(_signum: int, _frame: object) -> None:
