@@ -74,17 +74,18 @@ def table(paths: list[str]) -> str:
     frame["recipe"] = [recipe_of(r) for _, r in frame.iterrows()]
     frame["diverged"] = frame["reason"].fillna("").map(lambda r: r.startswith(DIVERGED))
     lines = [
-        "| recipe | runs (seeds x threads) | diverged | other failures | max loss / running median | test mAP % |",
+        "| recipe | runs (seeds x threads, per thread count) | diverged | other failures "
+        "| max loss / running median | test mAP % |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for recipe, group in sorted(frame.groupby("recipe"), key=lambda kv: kv[0]):
-        seeds, threads = group["seed"].nunique(), sorted(group["train.num_threads"].unique())
+        seeds = group.groupby("train.num_threads")["seed"].nunique()
         other = int(((group["state"] == "failed") & ~group["diverged"]).sum())
         ratio = group["stability.max_ratio"].max()
         s = summarize(v * 100 for v in group.loc[group["state"] == "done", "mAP"])
         mAP = f"{s.mean:.1f} ± {s.std:.1f} (n {s.n})" if s.n > 1 else _num(s.mean * 1.0 if s.n else None, 1)
         lines.append(
-            f"| {recipe} | {len(group)} ({seeds} x {'/'.join(str(int(t)) for t in threads)}) | "
+            f"| {recipe} | {len(group)} ({', '.join(f'{n} x {int(t)}' for t, n in seeds.items())}) | "
             f"{int(group['diverged'].sum())} | {other} | {_num(ratio)} | {mAP} |"
         )
     paired = paired_with_alone(frame)
