@@ -1,4 +1,5 @@
-"""``dfmsd-bench run SWEEP.yaml [--out DIR] [--workers N] [--executor local|slurm] [--retry-failed] [k=v ...]``."""
+"""``dfmsd-bench run SWEEP.yaml [--out DIR] [--workers N] [--executor local|slurm] [--retry-failed]
+[--order cost|seed] [k=v ...]``."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from benchmark.launch.executors import Executor, LocalExecutor, SlurmExecutor, d
 from benchmark.launch.neighbours import other_trainers
 from benchmark.launch.plan import Plan, load_plan
 from benchmark.launch.results import collect_rows, format_table, log_wandb_summary
-from benchmark.launch.scheduler import SweepLockedError, execute, sweep_lock
+from benchmark.launch.scheduler import ORDERS, SweepLockedError, execute, sweep_lock
 from benchmark.run.record import RunRecord
 
 
@@ -33,6 +34,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, help="parallel runs (local default: cores / train.num_threads, or GPUs)")
     p.add_argument("--executor", choices=("local", "slurm"), default="local")
     p.add_argument("--retry-failed", action="store_true", help="run failed runs again (default: keep them failed)")
+    p.add_argument(
+        "--order",
+        choices=ORDERS,
+        default="cost",
+        help="which ready run starts first: cost = the longest chain of work (default: the shortest sweep); "
+        "seed = every run of the lowest seed first, so a sweep stopped early leaves complete seeds to compare",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=main)
 
@@ -81,7 +89,9 @@ def main(args: argparse.Namespace) -> int:
 
     previous = signal.signal(signal.SIGTERM, terminate)
     try:
-        result = execute(plan, out, executor, retry_failed=args.retry_failed, progress=not args.no_progress)
+        result = execute(
+            plan, out, executor, retry_failed=args.retry_failed, progress=not args.no_progress, order=args.order
+        )
     except SweepLockedError as exc:
         raise UserError(str(exc)) from None
     finally:

@@ -119,6 +119,19 @@ class Plan:
                 out[dep].append(n)
         return out
 
+    def seed_rank(self) -> dict[str, int]:
+        """The smallest seed among each node and everything that waits for it: with ``run --order seed`` the
+        scheduler finishes every condition of the lowest seed first, so a sweep stopped early leaves complete
+        seeds (paired comparisons) rather than all seeds of the costliest conditions."""
+        deps_of = self.dependents()
+        nodes = self.nodes()
+        memo: dict[str, int] = {}
+        for n in reversed(self.node_order()):
+            own = nodes[n].config.seed if n in self.runs else None
+            seeds = [memo[d] for d in deps_of[n]] + ([own] if own is not None else [])
+            memo[n] = min(seeds, default=0)
+        return memo
+
     def critical_cost(self) -> dict[str, float]:
         """Estimated FLOPs of each node plus its most expensive chain of dependents (scheduling priority)."""
         deps_of = self.dependents()

@@ -43,6 +43,7 @@ SWEEP_LOCK = ".sweep.lock"
 PLAN_FILE = "plan.json"
 EVENTS_FILE = "events.jsonl"
 UNNEEDED = "unneeded"  # prepare_records: a cache/check node none of whose students will run now (not executed)
+ORDERS = ("cost", "seed")  # execute(order=...): which ready node starts first
 AUX_ROLES = ("cache", "check")  # nodes that are not runs: their records live outside <out>/runs
 
 
@@ -223,20 +224,24 @@ def execute(
     poll_s: float = 0.05,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
+    order: str = "cost",
 ) -> SweepResult:
     """Run every run and cache node of ``plan`` not yet done, teachers before their cache nodes before their
-    students, under the sweep lock."""
+    students, under the sweep lock. Among the ready nodes, ``order="cost"`` starts the longest chain of work
+    first (the shortest sweep); ``order="seed"`` the lowest seed first, then the longest chain."""
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {', '.join(ORDERS)}, got {order!r}")
     log = log or (lambda msg: print(msg, file=sys.stderr))
     t0 = time.monotonic()
     lock = sweep_lock(out)
     try:
-        return _Loop(plan, Path(out), executor, retry_failed, poll_s, progress, log, t0).run()
+        return _Loop(plan, Path(out), executor, retry_failed, poll_s, progress, log, t0, order).run()
     finally:
         lock.release()
 
 
 class _Loop:
-    def __init__(self, plan, out, executor, retry_failed, poll_s, progress, log, t0) -> None:  # noqa: ANN001
+    def __init__(self, plan, out, executor, retry_failed, poll_s, progress, log, t0, order) -> None:  # noqa: ANN001
         self.plan, self.out, self.executor, self.poll_s, self.log, self.t0 = plan, out, executor, poll_s, log, t0
         self.result = SweepResult()
         states = prepare_records(plan, out, retry_failed=retry_failed)
@@ -244,7 +249,8 @@ class _Loop:
         self.order = plan.node_order()
         priority = plan.critical_cost()
         rank = {rid: i for i, rid in enumerate(self.order)}
-        self.key = lambda rid: (-priority[rid], rank[rid])
+        seed = plan.seed_rank() if order == "seed" else dict.fromkeys(rank, 0)
+        self.key = lambda rid: (seed[rid], -priority[rid], rank[rid])
         self.done = {rid for rid, s in states.items() if s == "done"}
         self.result.skipped = sorted((r for r in self.done if r in plan.runs), key=rank.get)
         self.failed: dict[str, str] = {}

@@ -154,3 +154,23 @@ def test_resume_after_the_launcher_is_sigkilled(tmp_path, fake_trainer, monkeypa
     for p in runs:
         assert RunRecord(p).is_done()
         assert len((p / "fake_trained.log").read_text().splitlines()) == 1, p.name
+
+
+def test_seed_order_finishes_every_condition_of_a_seed_before_the_next(tmp_path, smoke_dict, fake_trainer):
+    plan = smoke_plan(smoke_dict)
+    seed_of = {rid: r.config.seed for rid, r in plan.runs.items() if r.role == "student"}
+    by_cost = execute(plan, tmp_path / "cost", local(tmp_path / "cost", fake_trainer, workers=1), progress=False)
+    by_seed = execute(
+        plan, tmp_path / "seed", local(tmp_path / "seed", fake_trainer, workers=1), progress=False, order="seed"
+    )
+    assert by_cost.ok and by_seed.ok
+    cost_seeds = [seed_of[r] for r in by_cost.started if r in seed_of]
+    seed_seeds = [seed_of[r] for r in by_seed.started if r in seed_of]
+    assert cost_seeds != sorted(cost_seeds)  # the default starts mimic (costlier) of both seeds first
+    assert seed_seeds == sorted(seed_seeds) == [0, 0, 1, 1]
+    assert set(by_cost.started) == set(by_seed.started)
+
+
+def test_unknown_order_is_refused(tmp_path, smoke_dict, fake_trainer):
+    with pytest.raises(ValueError, match="order must be one of cost, seed"):
+        execute(smoke_plan(smoke_dict), tmp_path, local(tmp_path, fake_trainer), progress=False, order="random")
