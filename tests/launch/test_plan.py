@@ -157,3 +157,14 @@ def test_plan_without_data_lists_missing_inputs_and_run_refuses(tmp_path):
     text = render_plan(plan, tmp_path / "out", gpu_tflops=50)
     assert "GPU-hours at an ASSUMED 50 TFLOP/s" in text and "no GPU rate was measured" in text
     assert "not runnable yet: 1 missing input(s)" in text and f"no such folder: {missing_root}" in text
+
+
+def test_protocol_readings_share_the_comparisons_teacher_and_change_one_option_each(request):
+    root = request.config.rootpath / "sweeps"
+    readings, comparison = load_plan(root / "protocol" / "readings.yaml"), load_plan(root / "neon_converged.yaml")
+    students = [r for r in readings.runs.values() if r.role == "student"]
+    assert len(students) == 17 and set(readings.caches) <= set(comparison.caches)
+    assert {r for r in readings.runs if readings.runs[r].role == "teacher"} <= set(comparison.runs)
+    assert not set(r.run_id for r in students) & set(comparison.runs)  # no reading repeats a comparison condition
+    tags = [t for r in students for t in r.config.tracking.tags if t.startswith("protocol:dfmsd:")]
+    assert len(set(tags)) == 17
