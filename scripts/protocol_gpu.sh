@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole converged NEON protocol (sweeps/neon_converged.yaml) on one GPU machine in one call, prepared for a
+# The whole converged NEON protocol (sweeps/neon_converged.yaml and DFMSD's readings, sweeps/protocol/readings.yaml) on one GPU machine in one call, prepared for a
 # lent device machine (one H200, 16 CPU cores, Python 3.12 with its own torch, no network). PREPARED, NOT RUN:
 # no GPU was lent to the task that wrote it, so its wall time is unmeasured.
 #
@@ -25,7 +25,9 @@ out=${1:?usage: scripts/protocol_gpu.sh OUT | --prepare}
 python3 -m pip install -q --no-index --no-deps --target /tmp/site .gpu/wheels/*.whl
 export PYTHONPATH=/tmp/site:$PWD DFMSD_BENCH_CACHE=$PWD/.gpu/cache TORCH_HOME=$PWD/.gpu/torch WANDB_MODE=disabled
 start=$(date +%s)
-python3 -m benchmark.cli run sweeps/neon_converged.yaml train.device=cuda train.num_threads=2 \
-  --workers 8 --out "$out/protocol" --no-progress
+for sweep in sweeps/neon_converged.yaml sweeps/protocol/readings.yaml; do  # the comparison, then DFMSD's readings
+  python3 -m benchmark.cli run "$sweep" train.device=cuda train.num_threads=2 --workers 8 --out "$out/protocol" \
+    --no-progress
+done
 python3 scripts/protocol_tables.py hypotheses "$out/protocol" >"$out/hypotheses.md"
 echo "protocol on the GPU: $(( $(date +%s) - start )) s"
