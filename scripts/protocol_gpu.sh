@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole converged NEON protocol (sweeps/neon_converged.yaml, then DFMSD's readings, sweeps/protocol/readings.yaml)
-# on one GPU machine in one call, prepared for a lent device machine (one H200, 16 CPU cores, Python 3.12 with its own torch, no network). PREPARED, NOT RUN:
-# no GPU was lent to the task that wrote it, so its wall time is unmeasured.
+# on one GPU machine in one call, prepared for a lent device machine (one H200, 16 CPU cores, Python 3.12 with its
+# own torch, no network). PREPARED, NOT RUN: no GPU was lent to the task that wrote it, so its wall time is
+# unmeasured.
 #
 # Here, once:  scripts/protocol_gpu.sh --prepare     (copies the prepared NEON data and ImageNet weights into
 #              .gpu/ and downloads a pycocotools wheel for Python 3.12; .gpu/ is git-ignored)
