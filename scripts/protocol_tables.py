@@ -129,6 +129,9 @@ def hypotheses(out: str) -> str:
                 lines.append(f"| {name} | {split} | {a or '–'} | {b or '–'} | 0 | not run | | | | |")
                 continue
             res = paired_t_test(conds[a], conds[b])
+            if res.n < 2:  # one matched seed: a difference, no spread to test it against
+                lines.append(f"| {name} | {split} | {a} | {b} | {res.n} | {res.mean_diff:+.2f} | – | – | – | – |")
+                continue
             ci = t_interval(Summary(res.mean_diff, res.std_diff, res.n))
             mdd = minimal_detectable_difference(res.std_diff, res.n)
             need = seeds_for_difference(res.std_diff, 1.0)

@@ -53,3 +53,10 @@ def test_choices_compare_candidates_on_the_seeds_they_share(tmp_path):
             cfg = make_config(method=f"m{i}", seed=seed, tags=(f"protocol:{condition}",))
             write_run(tmp_path, cfg, mAP=v / 2, val_mAP=v)
     assert "best baseline baseline:fgd (seeds 0)," in _module().hypotheses(str(tmp_path))
+
+
+def test_one_matched_seed_gives_the_difference_without_a_test(tmp_path):
+    for i, (condition, v) in enumerate({"baseline:mimic": 0.2, "dfmsd:default": 0.25, "dfmsd:S-b": 0.1}.items()):
+        write_run(tmp_path, make_config(method=f"m{i}", seed=0, tags=(f"protocol:{condition}",)), mAP=v, val_mAP=v)
+    row = next(line for line in _module().hypotheses(str(tmp_path)).splitlines() if "| H1" in line and "| val" in line)
+    assert row.endswith("| 1 | +5.00 | – | – | – | – |")
