@@ -47,7 +47,16 @@ from reports.methods import option_defaults
 
 METRICS = ("mAP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 SPLITS = ("test", "val")
-COST_FIELDS = ("params", "flops", "train_time_s", "step_time_s", "teacher_time_s", "kd_overhead", "infer_time_s")
+COST_FIELDS = (
+    "params",
+    "flops",
+    "train_time_s",
+    "eval_time_s",
+    "step_time_s",
+    "teacher_time_s",
+    "kd_overhead",
+    "infer_time_s",
+)
 # Config fields that never change what a run computes (or that differ between replicas by construction).
 UNKEYED_PREFIXES = ("name", "role", "seed", "run_id", "tracking.", "resources.")
 # Fields that are not ablation/sensitivity axes even when they differ (paths, identities, bookkeeping, and

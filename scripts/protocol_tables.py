@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/protocol_tables.py schedule OUT      # the schedule study (sweeps/protocol/schedule.yaml)
     .venv/bin/python scripts/protocol_tables.py hypotheses OUT    # H1-H3 on the protocol's runs (neon_converged.yaml)
+    .venv/bin/python scripts/protocol_tables.py cost OUT          # what those runs cost: core-hours per condition
 
 ``schedule``: per recipe and iteration count, the VALIDATION mAP (mean ± sd over seeds; the choice is made on
 it) and its ratio to the best schedule's mean (the plateau); the test mAP is shown but not used.
@@ -142,7 +143,35 @@ def hypotheses(out: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def cost(out: str) -> str:
+    """What the protocol's finished runs cost, from their records: per condition (a student's ``protocol:`` tag;
+    else the role, model and schedule), the runs, the median step time, the mean minutes per run (training plus periodic
+    evaluation) and the core-hours (minutes x ``train.num_threads``); then the total."""
+    frame = done(load_runs([out], split="test"))
+    tag = frame["tracking.tags"].map(lambda tags: next((t[9:] for t in tags or () if t[:9] == "protocol:"), ""))
+    label = [
+        t if r == "student" and t else f"{r} {m} {int(i)} it"
+        for t, r, m, i in zip(tag, frame["role"], frame["model.name"], frame["train.iterations"])
+    ]
+    minutes = (frame["cost.train_time_s"].fillna(0) + frame["cost.eval_time_s"].fillna(0)) / 60
+    frame = frame.assign(label=label, minutes=minutes, core_h=minutes * frame["train.num_threads"] / 60)
+    lines = [
+        "| condition | runs | median step s | min per run | core-hours |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, g in sorted(frame.groupby("label"), key=lambda kv: -kv[1]["core_h"].sum()):
+        lines.append(
+            f"| {name} | {len(g)} | {g['cost.step_time_s'].median():.2f} | {g['minutes'].mean():.1f} | "
+            f"{g['core_h'].sum():.2f} |"
+        )
+    total = frame["core_h"].sum()
+    lines.append(f"| **all** | {len(frame)} | | | **{total:.1f}** (= {total / 2:.1f} h on 2 cores) |")
+    return "\n".join(lines) + "\n"
+
+
+COMMANDS = {"schedule": schedule, "hypotheses": hypotheses, "cost": cost}
+
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] not in ("schedule", "hypotheses"):
+    if len(sys.argv) != 3 or sys.argv[1] not in COMMANDS:
         sys.exit(__doc__)
-    sys.stdout.write({"schedule": schedule, "hypotheses": hypotheses}[sys.argv[1]](sys.argv[2]))
+    sys.stdout.write(COMMANDS[sys.argv[1]](sys.argv[2]))

@@ -175,21 +175,29 @@ def build_plan(sweep: Sweep, *, allow_missing_inputs: bool = False) -> Plan:
         raise ConfigError(problems)
     teachers: dict[str, PlannedRun] = {}
     students: dict[str, PlannedRun] = {}
+    shared_tags: dict[str, list[str]] = {}  # teacher -> the user's tags every one of its students has
     for cfg, point in resolved:
         deps = []
         for stage in cfg.distill.stage_list():
             if stage.teacher.checkpoint is not None:
                 continue
             teacher = teacher_run_config(cfg, stage.teacher)
-            teacher = dataclasses.replace(teacher, tracking=_tracking(teacher, "teacher"))
             tid = run_id(teacher)
             teachers.setdefault(tid, PlannedRun(tid, teacher, "teacher"))
+            tags = shared_tags.setdefault(tid, list(teacher.tracking.tags))
+            tags[:] = [t for t in tags if t in cfg.tracking.tags]
             if tid not in deps:
                 deps.append(tid)
         student = dataclasses.replace(cfg, tracking=_tracking(cfg, cfg.role))
         rid = run_id(student)
         labels = tuple((k, v) for k, v in point.labels.items())
         students.setdefault(rid, PlannedRun(rid, student, cfg.role, tuple(deps), labels))
+    for tid, tags in shared_tags.items():  # a grid point's own tags (a condition's name) are not the teacher's
+        cfg = teachers[tid].config
+        cfg = dataclasses.replace(cfg, tracking=dataclasses.replace(cfg.tracking, tags=tuple(tags)))
+        teachers[tid] = dataclasses.replace(
+            teachers[tid], config=dataclasses.replace(cfg, tracking=_tracking(cfg, "teacher"))
+        )
     plan = Plan(sweep.name, sweep.source, ablation_order=sweep.ablation_order, missing_inputs=tuple(missing))
     plan.runs.update(teachers)
     for rid, run in students.items():

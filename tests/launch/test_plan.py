@@ -34,6 +34,20 @@ def test_teacher_trained_once_and_shared():
     assert order.index(teachers[0].run_id) < min(order.index(s.run_id) for s in students)
 
 
+def test_a_teacher_keeps_only_the_tags_all_its_students_share():
+    method = [
+        {"distill.method": "mimic", "tracking.tags": ["shared", "condition:a"]},
+        {"distill.method": "fgd", "tracking.tags": ["shared", "condition:b"]},
+    ]
+    p = plan({"grid": {"method": method, "distill.teacher": ["frcnn"]}})
+    (teacher,) = [r for r in p.runs.values() if r.role == "teacher"]
+    assert teacher.config.tracking.tags == ("shared", "role:teacher", "model:faster_rcnn_mnv2_fpn256", "seed:0")
+    assert {t for r in p.runs.values() if r.role == "student" for t in r.config.tracking.tags} >= {
+        "condition:a",
+        "condition:b",
+    }
+
+
 def test_stage_wise_run_depends_on_every_stage_teacher():
     stages = [{"teacher": "retina", "fraction": 0.5}, {"teacher": "frcnn", "fraction": 0.5}]
     p = plan({"include": [{"distill.method": "dfmsd", "distill.stages": stages}]})

@@ -60,3 +60,13 @@ def test_one_matched_seed_gives_the_difference_without_a_test(tmp_path):
         write_run(tmp_path, make_config(method=f"m{i}", seed=0, tags=(f"protocol:{condition}",)), mAP=v, val_mAP=v)
     row = next(line for line in _module().hypotheses(str(tmp_path)).splitlines() if "| H1" in line and "| val" in line)
     assert row.endswith("| 1 | +5.00 | – | – | – | – |")
+
+
+def test_cost_sums_core_hours_per_condition(tmp_path):
+    for seed in (0, 1):
+        write_run(tmp_path, make_config(seed=seed, tags=("protocol:student_alone",)), mAP=0.1, step_time=0.5)
+    write_run(tmp_path, make_config(method="mimic", tags=("protocol:baseline:mimic",)), mAP=0.2, step_time=0.7)
+    text = _module().cost(str(tmp_path))
+    threads = make_config()["train"]["num_threads"]  # every fixture run trained 4 s
+    assert f"| student_alone | 2 | 0.50 | 0.1 | {2 * 4 * threads / 3600:.2f} |" in text
+    assert "| baseline:mimic | 1 | 0.70 |" in text and "| **all** | 3 |" in text
