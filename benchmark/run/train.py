@@ -69,7 +69,7 @@ from benchmark.run.loader import TrainBatches
 from benchmark.run.metrics import METRIC_NAMES, Cost, RunMetrics
 from benchmark.run.optim import build_optimizer, replace_criterion_group, set_lr
 from benchmark.run.record import RankRecord, RunRecord, one_line
-from benchmark.run.resolve import ResolvedRun
+from benchmark.run.resolve import ResolvedRun, ResolvedStage
 from benchmark.run.rng import capture_global_rng, make_generator, restore_global_rng, seed_everything
 from benchmark.run.tracking import Tracker, prefixed
 from benchmark.run.validate import check
@@ -427,10 +427,20 @@ def _metrics(run: ResolvedRun, trainer: Trainer | None, **fields: Any) -> RunMet
         method=run.method,
         curves=trainer.curves if trainer else {"train": [], "eval": []},
         cost=cost,
-        stages=[st.to_dict() for st in run.stages],
+        stages=[_stage_record(st, trainer) for st in run.stages],
         stability=trainer.guard.stats if trainer else RunMetrics.__dataclass_fields__["stability"].default_factory(),
         **fields,
     )
+
+
+def _stage_record(stage: ResolvedStage, trainer: Trainer | None) -> dict[str, Any]:
+    """A resolved stage as metrics.json keeps it, with the sha256 of its teacher run's final weights (null for an
+    explicit checkpoint): which teacher a student distilled, checkable against a teacher retrained elsewhere."""
+    record = stage.to_dict()
+    if trainer is not None and stage.teacher_run:
+        teacher = RunRecord(trainer.runs_root / stage.teacher_run).read_metrics()
+        record["teacher_weights_sha256"] = None if teacher is None else teacher.weights_sha256
+    return record
 
 
 def _teacher_final(trainer: Trainer, split: str, progress: bool) -> dict[str, float]:

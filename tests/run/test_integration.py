@@ -74,6 +74,7 @@ def test_teacher_run_then_distilled_student(tmp_path, make_run, capsys):
     assert s_metrics.teacher_final == t_metrics.final  # reused from the teacher's record
     assert s_metrics.cost.teacher_time_s > 0
     assert s_metrics.stages[0]["teacher_run"] == run_id(tcfg)
+    assert s_metrics.stages[0]["teacher_weights_sha256"] == t_metrics.weights_sha256 is not None  # which teacher
     assert any(k.startswith("kd/mimic/") for k in s_metrics.curves["train"][0])
     wandb_runs = list((s_dir / "wandb").glob("offline-run-*"))
     assert wandb_runs and wandb_runs[0].name.endswith(run_id(student))
