@@ -22,6 +22,7 @@ Columns
 * metrics: ``mAP AP50 AP75 APs APm APl AR1 AR10 AR100 ARs ARm ARl`` (final, COCO units in [0, 1], of the split
   ``load_runs`` was asked for; column ``split``), ``stability.max_loss``, ``stability.max_ratio``,
   ``teacher_<metric>`` (teacher on the same split), ``cost.<field>``, ``best.mAP``, ``best.iter``
+* machine: ``env.cpu`` (``"Intel 6/167"``: vendor and CPU family/model from env.json; "" when not recorded)
 * grouping keys: ``config_key`` (seed replicates share it) and ``base_key`` (the run of the same student
   without distillation shares it), as the resolved run computed them (``resolved.yaml``: resolved values, so a
   spelled-out default groups with the plain run, as in the run id); for a record written before
@@ -191,6 +192,19 @@ def _key(config_flat: Mapping[str, Any], drop: Sequence[str]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
+def _cpu(path: Path) -> str:
+    """The machine a run trained on, short: ``"Intel 6/167"`` (vendor, CPU family/model) from env.json; "" for
+    records without it (before env.json named the CPU) or unreadable ones."""
+    try:
+        cpu = (_read_json(path) or {}).get("cpu") or {}
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return ""
+    if not isinstance(cpu, dict) or not cpu.get("family"):
+        return ""
+    vendor = str(cpu.get("model") or "").split(" ")[0].split("(")[0]
+    return f"{vendor} {cpu['family']}/{cpu.get('model_id', '?')}".strip()
+
+
 def _teacher_chain(config: Mapping[str, Any]) -> list[str]:
     distill = config.get("distill") or {}
     stages = distill.get("stages") or []
@@ -297,6 +311,7 @@ def load_run(run_dir: Path, sweep: str = "", *, split: str = "test") -> dict[str
     stability = vars(metrics.stability) if metrics else {}
     for name in ("max_loss", "max_ratio", "max_ratio_iter"):
         row[f"stability.{name}"] = _number(stability.get(name))
+    row["env.cpu"] = _cpu(run_dir / "env.json")
     if row["state"] == "done" and math.isnan(row["mAP"]):
         row["state"], row["reason"] = "incomplete", f"state is done but metrics.json has no final {split} mAP"
 

@@ -6,8 +6,8 @@ Per recipe (role, model, method, iterations): runs, how many diverged (the diver
 loss went non-finite), the largest ratio of a loss to the running median of the previous 50 losses, and the
 final test mAP (mean ± sample sd); then each distilled student recipe paired with the student alone of the same
 schedule over (seed, threads) — in how many pairs it scored higher, the paired Δ mAP with its 95 % t-interval and
-two-sided p —; then one line per run (seed, threads, max loss, max ratio at iteration, mAP, state). Only the run
-records are read.
+two-sided p —; then one line per run (seed, threads, the CPU it trained on, max loss, max ratio at iteration, mAP,
+state). Only the run records are read.
 """
 
 from __future__ import annotations
@@ -91,13 +91,19 @@ def table(paths: list[str]) -> str:
     paired = paired_with_alone(frame)
     if paired:
         lines += ["", "Distilled against the student alone (test mAP, paired by seed and thread count):", "", *paired]
-    lines += ["", "Per run:", "", "| recipe | seed | threads | max loss | max ratio (iteration) | test mAP % | state |"]
-    lines.append("|---|---:|---:|---:|---:|---:|---|")
+    lines += [
+        "",
+        "Per run:",
+        "",
+        "| recipe | seed | threads | CPU | max loss | max ratio (iteration) | test mAP % | state |",
+        "|---|---:|---:|---|---:|---:|---:|---|",
+    ]
     for _, r in frame.sort_values(["recipe", "train.num_threads", "seed"]).iterrows():
         at = "" if math.isnan(r["stability.max_ratio_iter"]) else f" ({int(r['stability.max_ratio_iter'])})"
         state = r["state"] if r["state"] == "done" else f"{r['state']}: {r['reason']}"
         lines.append(
-            f"| {r['recipe']} | {int(r['seed'])} | {int(r['train.num_threads'])} | {_num(r['stability.max_loss'])} | "
+            f"| {r['recipe']} | {int(r['seed'])} | {int(r['train.num_threads'])} | {r['env.cpu'] or '–'} | "
+            f"{_num(r['stability.max_loss'])} | "
             f"{_num(r['stability.max_ratio'])}{at} | {_num(r['mAP'] * 100, 1)} | {state} |"
         )
     return "\n".join(lines) + "\n"

@@ -33,3 +33,15 @@ def test_distilled_recipes_are_paired_with_the_student_alone_by_seed_and_threads
     assert [c.strip() for c in dfmsd.split("|")[2:6]] == ["1", "0", "-0.5", "–"]
     summary = next(line for line in text.splitlines() if line.startswith("| student retina_s + dfmsd"))
     assert summary.split("|")[3].strip() == "1"  # the diverged run is counted as diverged
+
+
+def test_each_run_names_the_cpu_it_trained_on(tmp_path: Path) -> None:
+    import json
+
+    _run(tmp_path, "none", 0, 1, 0.01)
+    _run(tmp_path, "none", 1, 1, 0.01)
+    env = {"cpu": {"model": "Intel(R) Xeon(R) Processor", "family": "6", "model_id": "167"}}
+    first = sorted((tmp_path / "runs").iterdir())[0]
+    (first / "env.json").write_text(json.dumps(env))
+    rows = [line for line in _module().table([str(tmp_path)]).split("Per run:")[1].splitlines() if "alone" in line]
+    assert sorted(row.split("|")[4].strip() for row in rows) == ["Intel 6/167", "–"]
