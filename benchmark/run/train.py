@@ -258,6 +258,7 @@ class Trainer:
         self._load_stage(k, previous_criterion=self.criterion)
         replace_criterion_group(self.optimizer, self.criterion)
         self.step_module = self._step_module()
+        self.guard.restart()  # the new stage's loss is not judged against the last stage's
 
     def _step_module(self) -> nn.Module:
         """:class:`StudentStep` over the student and the current criteria; DDP-wrapped with several ranks."""

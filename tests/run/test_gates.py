@@ -41,6 +41,35 @@ def test_guard_needs_a_history_before_judging():
     assert guard.stats.max_ratio is None
 
 
+def test_guard_restarts_its_window_at_a_new_stage():
+    guard = DivergenceGuard(factor=10.0, window=4)
+    for i in range(1, 6):
+        guard.observe(i, 1.0)
+    guard.restart()  # the next stage's loss is another quantity: 40x the last stage's is not a divergence
+    for i in range(6, 12):
+        guard.observe(i, 40.0 + i % 2)
+    assert guard.stats.max_loss == 41.0 and guard.stats.max_ratio == pytest.approx(41 / 40.5)
+    with pytest.raises(Diverged, match="diverged at iteration 12"):
+        guard.observe(12, 1000.0)  # and it is judged again once the new window has filled
+
+
+def test_a_stage_whose_loss_is_far_above_the_last_ones_is_no_divergence(tmp_path, make_run, teacher_ckpts):
+    from benchmark.config import StageConfig
+
+    teacher = TeacherConfig(model=FRCNN, checkpoint=str(teacher_ckpts["frcnn"]))
+    stages = (  # the second stage's distillation term is 1e4 x the first's: the loss jumps ~100x at the switch
+        StageConfig(teacher=teacher, fraction=0.5, options={"loss_weight": 1.0}),
+        StageConfig(teacher=teacher, fraction=0.5, options={"loss_weight": 1e4}),
+    )
+    cfg = make_run(
+        "mimic", stages=stages, iterations=8, diverge_window=2, checkpoint_every=8, log_every=1, device="cpu"
+    )
+    metrics = train_run(cfg, tmp_path / "run", progress=False)
+    train = metrics.curves["train"]
+    assert train[4]["loss"] > 20 * train[3]["loss"]  # iteration 5, the first of stage 1, vs iteration 4
+    assert "stage 1: method mimic" in RunRecord(tmp_path / "run").read_log()
+
+
 def test_a_diverging_config_fails_with_the_numbers(tmp_path, make_run):
     # warm-up to a learning rate 1000x the stable one: the loss explodes at iteration ~40, finite but far above
     # its median (a learning rate this large goes non-finite at once without the warm-up)
