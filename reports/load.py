@@ -20,7 +20,8 @@ Columns
   ``role`` (student | teacher: metrics.json, else
   plan.json, else a ``teacher-`` run name)
 * metrics: ``mAP AP50 AP75 APs APm APl AR1 AR10 AR100 ARs ARm ARl`` (final, COCO units in [0, 1], of the split
-  ``load_runs`` was asked for; column ``split``), ``stability.max_loss``, ``stability.max_ratio``,
+  ``load_runs`` was asked for; column ``split``), ``val_mAP`` (the validation mAP whatever the split: what choices
+  are made on), ``stability.max_loss``, ``stability.max_ratio``,
   ``teacher_<metric>`` (teacher on the same split), ``cost.<field>``, ``best.mAP``, ``best.iter``
 * machine: ``env.cpu`` (``"Intel 6/167"``: vendor and CPU family/model from env.json; "" when not recorded)
 * grouping keys: ``config_key`` (seed replicates share it) and ``base_key`` (the run of the same student
@@ -302,6 +303,7 @@ def load_run(run_dir: Path, sweep: str = "", *, split: str = "test") -> dict[str
     for name in METRICS:  # pycocotools reports -1 for an area range without objects: undefined, not a value
         row[name] = _metric(final.get(name))
         row[f"teacher_{name}"] = _metric(teacher_final.get(name))
+    row["val_mAP"] = _metric(((metrics.final_val if metrics else None) or {}).get("mAP"))  # choices, whatever split
     cost = vars(metrics.cost) if metrics else {}
     for name in COST_FIELDS:
         row[f"cost.{name}"] = _number(cost.get(name))

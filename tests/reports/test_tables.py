@@ -55,6 +55,20 @@ def test_comparison_exact_numbers(cmp_sweep):
     assert all("MGD" not in r[2] for r in rows)
 
 
+def test_best_baseline_is_chosen_on_validation_when_the_runs_have_it(tmp_path, rec):
+    # FGD is better on test, MGD on validation: the test table's "best baseline" is MGD
+    for seed in (0, 1):
+        rec.write_run(tmp_path, rec.make_config(seed=seed), mAP=0.30, val_mAP=0.40)
+        for method, test, val in (("fgd", 0.36, 0.41), ("mgd", 0.33, 0.45), ("dfmsd", 0.35, 0.44)):
+            cfg = rec.make_config(seed=seed, method=method, teacher="teacher_t")
+            rec.write_run(tmp_path, cfg, mAP=test + seed / 100, val_mAP=val)
+    table = comparison_table(load_runs([tmp_path]))
+    assert table.data.set_index("method").loc["dfmsd", "best_baseline"] == "MGD"
+    assert "on the validation split when every baseline has validation numbers" in table.caption
+    rec.write_run(tmp_path, rec.make_config(method="pkd", teacher="teacher_t"), mAP=0.5)  # no val numbers: on test
+    assert comparison_table(load_runs([tmp_path])).data.set_index("method").loc["dfmsd", "best_baseline"] == "PKD"
+
+
 def test_not_finished_lists_failed_and_running(cmp_sweep):
     table = not_finished_table(load_runs([cmp_sweep]))
     rows = texts(table)
