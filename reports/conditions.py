@@ -124,6 +124,17 @@ def variant_labels(conds: Sequence[Condition]) -> dict[str, str]:
     return {c.key: f"{method_name(c.method)} {suffixes[c.key]}".strip() for c in conds}
 
 
+def reading(cond: Condition) -> str:
+    """What a condition is on its own, without the others to compare with: its stage reading and every method
+    option away from the method's registry default (``S-a``, ``Enhance=✗``; ``""`` for the default reading)."""
+    axes = [
+        a
+        for a in sorted(cond.first.index)
+        if a.startswith("distill.options.") and fmt_value(scalar(cond.first[a])) != "–"
+    ]
+    return _suffix(cond, axes)
+
+
 def _suffix(cond: Condition, axes: Sequence[str]) -> str:
     """Stage reading and ``axis=value`` of ``axes``, leaving out method options at their registry default."""
     defaults = option_defaults(cond.method)

@@ -12,6 +12,7 @@ state). Only the run records are read.
 
 from __future__ import annotations
 
+import argparse
 import math
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from reports.conditions import Condition, reading  # noqa: E402
 from reports.load import load_runs  # noqa: E402
 from reports.stats import paired_t_test, summarize, t_interval  # noqa: E402
 
@@ -30,9 +32,10 @@ def _num(x: float, digits: int = 2) -> str:
 
 
 def recipe_of(row) -> str:
-    method = row["method"]
+    """Role, model, method with its reading (``dfmsd S-a``, ``dfmsd Enhance=✗``), optimizer, lr, iterations."""
+    method = " ".join(filter(None, (row["method"], reading(Condition(str(row["run_id"]), row.to_frame().T)))))
     what = f"teacher {row['model.name']}" if row["role"] == "teacher" else f"student {row['model.name']} + {method}"
-    if row["role"] != "teacher" and method == "none":
+    if row["role"] != "teacher" and row["method"] == "none":
         what = f"student {row['model.name']} alone"
     return f"{what}, {row['train.optimizer']} lr {row['train.lr']:g}, {int(row['train.iterations'])} it"
 
@@ -110,6 +113,10 @@ def table(paths: list[str]) -> str:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2:
-        sys.exit(__doc__)
-    sys.stdout.write(table(sys.argv[1:]))
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out", nargs="+", metavar="OUT", help="a sweep output folder (or its runs/ folder)")
+    args = parser.parse_args()
+    try:
+        sys.stdout.write(table(args.out))
+    except FileNotFoundError as err:
+        sys.exit(f"stability_table: {err}")

@@ -45,3 +45,20 @@ def test_each_run_names_the_cpu_it_trained_on(tmp_path: Path) -> None:
     (first / "env.json").write_text(json.dumps(env))
     rows = [line for line in _module().table([str(tmp_path)]).split("Per run:")[1].splitlines() if "alone" in line]
     assert sorted(row.split("|")[4].strip() for row in rows) == ["Intel 6/167", "–"]
+
+
+def test_readings_of_one_method_are_separate_recipes(tmp_path: Path) -> None:
+    """DFMSD's default, its no-enhancement ablation and its two-teacher curriculum are three recipes, not one."""
+    for seed in (0, 1):
+        _run(tmp_path, "none", seed, 1, 0.01)
+        _run(tmp_path, "dfmsd", seed, 1, 0.03)
+        cfg = make_config(method="dfmsd", seed=seed, teacher="teacher_t", options={"enhance": False})
+        write_run(tmp_path, cfg, mAP=0.02)
+        cfg = make_config(method="dfmsd", seed=seed, stages=["teacher_a", "teacher_t"])
+        write_run(tmp_path, cfg, mAP=0.04)
+    summary = [line.split("|")[1].strip() for line in _module().table([str(tmp_path)]).split("\n\n")[0].splitlines()]
+    assert [r for r in summary if "dfmsd" in r] == [
+        "student retina_s + dfmsd Enhance=✗, sgd lr 0.02, 40 it",
+        "student retina_s + dfmsd S-a, sgd lr 0.02, 40 it",
+        "student retina_s + dfmsd, sgd lr 0.02, 40 it",
+    ]
