@@ -161,10 +161,9 @@ def drawn(monkeypatch):
     return seen
 
 
-@pytest.mark.parametrize("example", ["neon", "neon_protocol"])
-def test_example_figures_have_no_small_fonts_overlaps_or_legends_on_data(tmp_path, drawn, example):
+def test_example_figures_have_no_small_fonts_overlaps_or_legends_on_data(tmp_path, drawn):
     """The committed NEON records: every figure readable at one column, nothing on top of anything."""
-    written = plot_all(load_runs([EXAMPLES / example / "records"]), tmp_path, masks=False)
+    written = plot_all(load_runs([EXAMPLES / "neon" / "records"]), tmp_path, masks=False)
     assert {"delta_map.png", "speed_accuracy.png"} <= {p.name for p in written}
     assert sum(n.startswith("pair_") for n, _ in drawn) == 1 and sum(n.startswith("map_curves_") for n, _ in drawn) == 1
     assert [(name, problems) for name, problems in drawn if problems] == []
