@@ -9,7 +9,7 @@ freedom the two-sided p-value is ``I_{ν/(ν+t²)}(ν/2, 1/2)``. Accurate to ~1e
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +30,21 @@ def summarize(values: Iterable[float]) -> Summary:
         return Summary(math.nan, math.nan, 0)
     std = float(np.std(arr, ddof=1)) if arr.size > 1 else math.nan
     return Summary(float(np.mean(arr)), std, int(arr.size))
+
+
+def best_on_shared_seeds(candidates: Sequence[Mapping[int, float]]) -> tuple[int | None, list[int]]:
+    """Index of the candidate (seed -> value) with the highest mean over the seeds every candidate has, and those
+    seeds: a candidate with more seeds is not judged on seeds the others lack. With no seed in common, each one's
+    own mean. ``None`` when no candidate has a value; ties go to the first."""
+    present = [i for i, c in enumerate(candidates) if c]
+    if not present:
+        return None, []
+    common = sorted(set.intersection(*(set(candidates[i]) for i in present)))
+
+    def mean(i: int) -> float:
+        return summarize([candidates[i][s] for s in common] if common else candidates[i].values()).mean
+
+    return max(present, key=mean), common
 
 
 def _betacf(a: float, b: float, x: float, *, eps: float = 1e-15, max_iter: int = 500) -> float:

@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 from reports.load import done, load_runs  # noqa: E402
 from reports.stats import (  # noqa: E402
     Summary,
+    best_on_shared_seeds,
     minimal_detectable_difference,
     paired_t_test,
     seeds_for_difference,
@@ -81,18 +82,10 @@ def _conditions(out: str, split: str) -> dict[str, dict[int, float]]:
 
 
 def _best(conds: dict[str, dict[int, float]], names) -> tuple[str | None, list[int]]:
-    """The candidate with the highest mean over the seeds every candidate has (a condition with more seeds is not
-    judged on other seeds than the rest), and those seeds; with no seed in common, each one's own mean."""
+    """The candidate with the highest mean over the seeds every candidate has, and those seeds."""
     present = [c for c in names if conds.get(c)]
-    if not present:
-        return None, []
-    common = sorted(set.intersection(*(set(conds[c]) for c in present)))
-
-    def score(c: str) -> float:
-        values = [conds[c][s] for s in common] if common else conds[c].values()
-        return summarize(values).mean
-
-    return max(present, key=score), common
+    index, common = best_on_shared_seeds([conds[c] for c in present])
+    return (None if index is None else present[index]), common
 
 
 def _on(seeds: list[int]) -> str:

@@ -4,7 +4,17 @@ import math
 
 import pytest
 
-from reports.stats import Summary, betainc, paired_t_test, summarize, t_cdf, t_interval, t_quantile, t_sf2
+from reports.stats import (
+    Summary,
+    best_on_shared_seeds,
+    betainc,
+    paired_t_test,
+    summarize,
+    t_cdf,
+    t_interval,
+    t_quantile,
+    t_sf2,
+)
 
 
 @pytest.mark.parametrize(
@@ -80,3 +90,12 @@ def test_t_interval_half_width():
     assert math.isnan(t_interval(Summary(5.0, math.nan, 1)))
     with pytest.raises(ValueError):
         t_quantile(1.0, 3)
+
+
+def test_best_on_shared_seeds_judges_every_candidate_on_the_same_seeds():
+    # b has the best mean over its own seeds (thanks to seed 2, which a lacks) but not over the seeds both have
+    a, b = {0: 10.0, 1: 12.0}, {0: 9.0, 1: 11.0, 2: 20.0}
+    assert best_on_shared_seeds([a, b]) == (0, [0, 1])
+    assert best_on_shared_seeds([{}, {3: 1.0}]) == (1, [3])  # a candidate without values takes no part
+    assert best_on_shared_seeds([{}, {}]) == (None, [])
+    assert best_on_shared_seeds([{0: 1.0}, {1: 2.0}]) == (1, [])  # nothing shared: each one's own mean
